@@ -1,0 +1,56 @@
+"""Every config under configs/ parses and validates."""
+
+import glob
+import os
+
+import pytest
+
+from acrn_tf.builders import config_util
+from acrn_tf.protos import s3dg_pb2
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', '**',
+                                        '*.config'), recursive=True))
+
+
+def test_the_expected_configs_exist():
+  names = {os.path.relpath(p, os.path.join(REPO_ROOT, 'configs'))
+           for p in CONFIGS}
+  assert {'synthetic/acrn_tiny.config', 'synthetic/base_tiny.config',
+          'jhmdb/acrn_s3dg_split1.config', 'jhmdb/acrn_s3dg_split2.config',
+          'jhmdb/acrn_s3dg_split3.config',
+          'ava/acrn_s3dg_v2.1.config'} <= names
+
+
+@pytest.mark.parametrize('path', CONFIGS,
+                         ids=lambda p: os.path.relpath(p, REPO_ROOT))
+def test_config_parses_and_validates(path):
+  config = config_util.load_pipeline_config(path)
+  assert config.model.video_faster_rcnn.action_head.num_classes >= 1
+
+
+@pytest.mark.parametrize('name', ['jhmdb/acrn_s3dg_split1.config',
+                                  'ava/acrn_s3dg_v2.1.config'])
+def test_paper_configs_follow_the_paper(name):
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', name))
+  model = config.model.video_faster_rcnn
+  assert config.train_input_reader.frames_per_clip == 20
+  assert model.actor_detector.backbone.model_id == 50
+  assert (model.feature_extractor.streams ==
+          s3dg_pb2.S3dgFeatureExtractor.RGB_AND_FLOW)
+  assert model.feature_extractor.fusion_endpoint == 'Mixed_4f'
+  assert model.feature_extractor.temporal_conv_startat == 'Mixed_4b'
+  assert model.relation_module.WhichOneof('relation_module_oneof') == 'acrn'
+  assert model.relation_module.gradient_multiplier == pytest.approx(0.01)
+  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
+            .cosine_decay_learning_rate)
+  assert cosine.warmup_learning_rate == pytest.approx(1e-5)
+  assert cosine.learning_rate_base == pytest.approx(1e-3)
+  assert cosine.warmup_steps == 40000
+
+
+def test_ava_config_evaluates_60_classes():
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', 'ava', 'acrn_s3dg_v2.1.config'))
+  assert config.model.video_faster_rcnn.action_head.num_classes == 60
