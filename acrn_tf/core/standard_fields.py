@@ -80,7 +80,8 @@ class InputDataFields:
       (uint8 before ``preprocess``).
     flow: float32 ``[num_frames, height, width, 2]`` optical flow (x, y) in
       pixels per frame, in the frame's current (possibly resized) scale.
-    keyframe: float32 ``[height, width, 3]``, the keyframe of ``frames``.
+    keyframe: float32 ``[height, width, 3]``, the keyframe of ``frames``
+      (uint8 before ``preprocess``).
     original_frame_shape: int32 ``[2]``, height and width as stored.
     true_image_shape: int32 ``[3]``, height, width, 3 of the valid region of
       ``frames`` after resizing/padding.
