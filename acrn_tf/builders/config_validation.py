@@ -8,20 +8,14 @@ by its path in the config, e.g.
 ``model.video_faster_rcnn.action_head.num_classes``.
 """
 
+from acrn_tf.models import s3dg
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
 from acrn_tf.protos import train_pb2
 
-# S3D-G endpoints in network order (paper naming; acrn_tf.models.s3dg).
-S3DG_ENDPOINTS = (
-    'Conv2d_1a_7x7', 'MaxPool_2a_3x3', 'Conv2d_2b_1x1', 'Conv2d_2c_3x3',
-    'MaxPool_3a_3x3', 'Mixed_3b', 'Mixed_3c', 'MaxPool_4a_3x3', 'Mixed_4b',
-    'Mixed_4c', 'Mixed_4d', 'Mixed_4e', 'Mixed_4f', 'MaxPool_5a_2x2',
-    'Mixed_5b', 'Mixed_5c')
+S3DG_ENDPOINTS = s3dg.ENDPOINTS
 # Blocks where separable temporal convolutions and gating may start.
-S3DG_SWITCHABLE_BLOCKS = ('Conv2d_2c_3x3', 'Mixed_3b', 'Mixed_3c', 'Mixed_4b',
-                          'Mixed_4c', 'Mixed_4d', 'Mixed_4e', 'Mixed_4f',
-                          'Mixed_5b', 'Mixed_5c')
+S3DG_SWITCHABLE_BLOCKS = s3dg.STARTAT_ENDPOINTS
 # The action head runs Mixed_5b/5c on crops of F, so F comes from at most
 # Mixed_4f.
 _FEATURE_ENDPOINTS = S3DG_ENDPOINTS[:S3DG_ENDPOINTS.index('Mixed_4f') + 1]
