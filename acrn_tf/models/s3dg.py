@@ -20,6 +20,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.models import conv3d_ops
 from acrn_tf.models import s3dg_layers
 
 # Endpoints in network order.
@@ -148,8 +149,8 @@ def _make_block(name: str, depth, temporal_conv_startat: Optional[str],
   temporal = 3 if _starts(temporal_conv_startat, name) else 1
   gating = _starts(gating_startat, name)
   if kind == 'pool':
-    return tf_keras.layers.MaxPool3D(args[0], strides=args[1], padding='same',
-                                     name=name)
+    return conv3d_ops.MaxPool3D(args[0], strides=args[1], padding='same',
+                                name=name)
   if kind == 'mixed':
     return s3dg_layers.InceptionBlock3D(
         [depth(w) for w in args], temporal_kernel_size=temporal,

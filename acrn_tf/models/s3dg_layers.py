@@ -20,6 +20,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.models import conv3d_ops
+
 # Slim initialises conv kernels with a truncated normal of stddev 0.01.
 _KERNEL_STDDEV = 0.01
 
@@ -195,7 +197,7 @@ class ConvUnit3D(tf_keras.layers.Layer):
     regularizer = l2_regularizer(weight_decay)
     first_kernel = (1,) + kernel_size[1:] if split else kernel_size
     first_strides = (1,) + strides[1:] if split else strides
-    self._conv = tf_keras.layers.Conv3D(
+    self._conv = conv3d_ops.Conv3D(
         filters, first_kernel, strides=first_strides, padding='same',
         use_bias=False, kernel_initializer=_kernel_initializer(),
         kernel_regularizer=regularizer, name='conv3d')
@@ -206,7 +208,7 @@ class ConvUnit3D(tf_keras.layers.Layer):
         center=True, scale=False, name='BatchNorm')
     self._temporal = None
     if split:
-      self._temporal = tf_keras.layers.Conv3D(
+      self._temporal = conv3d_ops.Conv3D(
           filters, (kernel_size[0], 1, 1), strides=(strides[0], 1, 1),
           padding='same', use_bias=True,
           kernel_initializer=TemporalCenterInitializer(),
@@ -338,7 +340,7 @@ class InceptionBlock3D(tf_keras.layers.Layer):
         'Branch_3/Conv2d_0b_1x1': unit('Branch_3/Conv2d_0b_1x1',
                                        filters.b3_0b, gated=True),
     }
-    self._pool = tf_keras.layers.MaxPool3D(
+    self._pool = conv3d_ops.MaxPool3D(
         (3, 3, 3), strides=(1, 1, 1), padding='same',
         name='Branch_3/MaxPool_0a_3x3')
 
