@@ -110,6 +110,7 @@ class PredictionFields:
   """Keys of the dict ``model.predict`` returns (consumed by loss/postprocess).
 
   Attributes:
+    frame_shape: int32 ``[2]``, height and width of the clip's frames.
     feature_map: float32 ``[batch, h, w, c]``, the temporally flattened S3D-G
       map F at stride 16.
     scene_feature_maps: dict endpoint -> ``[batch, h', w', c']`` flattened
@@ -128,6 +129,7 @@ class PredictionFields:
     class_logits: float32 ``[batch, num_proposals, num_classes(+1)]``.
     box_encodings: float32 ``[batch, num_proposals, 4]``.
   """
+  frame_shape = 'frame_shape'
   feature_map = 'feature_map'
   scene_feature_maps = 'scene_feature_maps'
   rpn_box_encodings = 'rpn_box_encodings'
