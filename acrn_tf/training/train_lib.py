@@ -1,0 +1,256 @@
+"""model_main's jobs: train, evaluate continuously, train and evaluate.
+
+A job is a pipeline config and a model directory, as in the OD API:
+  * `train`: builds the strategy, the input, the model and the optimizer,
+    restores the latest checkpoint of model_dir (model, optimizer, step and
+    the input iterator's position) or else warm-starts from
+    `fine_tune_checkpoint`, and runs orbit's Controller to `num_steps`,
+    saving a checkpoint every `checkpoint_every_n` steps (keeping
+    `max_to_keep`) and TensorBoard summaries every `summary_every_n`;
+    with `eval_every_n_steps` it evaluates in the same process too.
+  * `evaluate_continuously`: evaluates every checkpoint that appears in a
+    directory (written by a separate training job) until `eval_timeout`
+    seconds pass without a new one or the last step is evaluated.
+The merged pipeline config is written to model_dir beside the checkpoints.
+"""
+
+import dataclasses
+import os
+from typing import Dict, Optional
+
+from absl import logging
+import orbit
+import tensorflow as tf
+import tf_keras
+
+from acrn_tf.builders import config_util
+from acrn_tf.builders import dataset_builder
+from acrn_tf.builders import model_builder
+from acrn_tf.builders import optimizer_builder
+from acrn_tf.core import standard_fields as fields
+from acrn_tf.data import label_map_util
+from acrn_tf.protos import pipeline_pb2
+from acrn_tf.training import checkpoints
+from acrn_tf.training import distribution
+from acrn_tf.training import evaluator as evaluator_lib
+from acrn_tf.training import trainer as trainer_lib
+
+EVAL_DIR = 'eval'
+TRAIN_DIR = 'train'
+
+
+@dataclasses.dataclass
+class JobOptions:
+  """Command-line settings of a job (the config holds the rest).
+
+  Attributes:
+    use_tpu, tpu_name, num_workers: see `distribution.build_strategy`.
+    sample_1_of_n_eval_examples: evaluate every n-th example.
+    eval_timeout: seconds the continuous evaluator waits for a checkpoint.
+    eval_every_n_steps: in `train`, evaluate every this many steps (0: no).
+  """
+  use_tpu: bool = False
+  tpu_name: str = ''
+  num_workers: int = 1
+  sample_1_of_n_eval_examples: int = 1
+  eval_timeout: float = 3600.0
+  eval_every_n_steps: int = 0
+
+
+def _image_size(reader) -> tuple:
+  return int(reader.image_height), int(reader.image_width)
+
+
+def _label_map(config: pipeline_pb2.TrainEvalPipelineConfig) -> Dict[int, str]:
+  """The model's classes: the eval label map, else the train one."""
+  paths = [config.eval_config.label_map_path]
+  paths += [r.label_map_path for r in config.eval_input_reader]
+  paths.append(config.train_input_reader.label_map_path)
+  for path in paths:
+    if path:
+      return label_map_util.read_label_map(path)
+  num = config.model.video_faster_rcnn.action_head.num_classes
+  return {i: str(i) for i in range(1, num + 1)}
+
+
+def build_model(config: pipeline_pb2.TrainEvalPipelineConfig,
+                reader, is_training: bool):
+  """Builds the model and creates its variables with a zero clip.
+
+  The keyframe for the actor detector always comes from the RGB frames, so
+  frames are fed even to a flow-only extractor.
+  """
+  model = model_builder.build(config.model, is_training=is_training,
+                              image_size=_image_size(reader))
+  clip = [1, max(reader.frames_per_clip, 1), *_image_size(reader)]
+  inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
+  streams = model.feature_extractor.get_config()['streams']
+  if 'flow' in streams:
+    inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
+  model.predict(model.preprocess(inputs), training=False)
+  return model
+
+
+def _eval_reader(config, options: JobOptions):
+  if not config.eval_input_reader:
+    raise ValueError('eval_input_reader: the config has none')
+  reader = pipeline_pb2.TrainEvalPipelineConfig().eval_input_reader.add()
+  reader.CopyFrom(config.eval_input_reader[0])
+  if options.sample_1_of_n_eval_examples > 1:
+    reader.sample_1_of_n_examples = options.sample_1_of_n_eval_examples
+  reader.num_epochs = 1
+  reader.shuffle = False
+  return reader
+
+
+def _make_evaluator(config, model, strategy, model_dir, options, global_step):
+  reader = _eval_reader(config, options)
+  batch_size = max(config.eval_config.batch_size, 1)
+  label_ids = sorted(_label_map(config))
+  dataset = strategy.distribute_datasets_from_function(
+      lambda context: dataset_builder.build(
+          reader, batch_size, is_training=False, label_ids=label_ids,
+          input_context=context))
+  return evaluator_lib.DetectionEvaluator(
+      model, dataset, strategy, config.eval_config, _label_map(config),
+      output_dir=os.path.join(model_dir, EVAL_DIR),
+      summary_dir=os.path.join(model_dir, EVAL_DIR),
+      global_step=global_step)
+
+
+def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
+          options: Optional[JobOptions] = None) -> Dict[str, float]:
+  """Trains to `train_config.num_steps`; returns the last loop's outputs.
+
+  Raises:
+    trainer.NonFiniteLossError: the loss became NaN or infinite.
+    ValueError: a bad config or input.
+  """
+  options = options or JobOptions()
+  train_config = config.train_config
+  if train_config.num_steps < 1:
+    raise ValueError('train_config.num_steps must be >= 1 to train, got '
+                     f'{train_config.num_steps}')
+  if train_config.deterministic:
+    tf.config.experimental.enable_op_determinism()
+  tf_keras.utils.set_random_seed(train_config.seed)
+  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
+                                         options.num_workers)
+  own_dir = distribution.worker_model_dir(model_dir, strategy)
+  tf.io.gfile.makedirs(own_dir)
+  config_util.save_pipeline_config(config, own_dir)
+  reader = config.train_input_reader
+  label_ids = sorted(_label_map(config))
+  batch_size = train_config.batch_size
+
+  with strategy.scope():
+    model = build_model(config, reader, is_training=True)
+    optimizer, _ = optimizer_builder.build(train_config.optimizer)
+    dataset = strategy.distribute_datasets_from_function(
+        lambda context: dataset_builder.build(
+            reader, batch_size, is_training=True, label_ids=label_ids,
+            input_context=context))
+    iterator = iter(dataset)
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
+                                     iterator=iterator)
+    manager = tf.train.CheckpointManager(
+        checkpoint, own_dir, max_to_keep=train_config.max_to_keep or 7,
+        step_counter=optimizer.iterations,
+        checkpoint_interval=train_config.checkpoint_every_n or None)
+    trainer = trainer_lib.DetectionTrainer(
+        model, optimizer, iterator, strategy, batch_size,
+        gradient_clipping_by_norm=train_config.gradient_clipping_by_norm,
+        total_steps=train_config.num_steps)
+    trainer.build_metrics(
+        [fields.LossFields.rpn_objectness, fields.LossFields.rpn_localization,
+         fields.LossFields.classification, fields.LossFields.localization,
+         fields.LossFields.regularization, fields.LossFields.total])
+  if manager.latest_checkpoint is None and train_config.fine_tune_checkpoint:
+    checkpoints.warm_start(model, train_config)
+
+  evaluator = None
+  if options.eval_every_n_steps > 0:
+    evaluator = _make_evaluator(config, model, strategy, own_dir, options,
+                                optimizer.iterations)
+  controller = orbit.Controller(
+      strategy=strategy, trainer=trainer, evaluator=evaluator,
+      global_step=optimizer.iterations,
+      steps_per_loop=max(train_config.steps_per_loop, 1),
+      checkpoint_manager=manager,
+      summary_interval=train_config.summary_every_n or None,
+      summary_dir=os.path.join(own_dir, TRAIN_DIR),
+      eval_summary_dir=os.path.join(own_dir, EVAL_DIR))
+  start = int(optimizer.iterations.numpy())
+  if start:
+    logging.info('Resumed from %s at step %d.', manager.latest_checkpoint,
+                 start)
+  if start >= train_config.num_steps:
+    logging.info('Already trained to step %d >= num_steps %d.', start,
+                 train_config.num_steps)
+    return {}
+  if evaluator is not None:
+    controller.train_and_evaluate(
+        train_steps=train_config.num_steps,
+        eval_steps=eval_steps(config),
+        eval_interval=options.eval_every_n_steps)
+  else:
+    controller.train(steps=train_config.num_steps)
+  return {}
+
+
+def evaluate_checkpoint(config: pipeline_pb2.TrainEvalPipelineConfig,
+                        checkpoint_path: str, output_dir: str,
+                        options: Optional[JobOptions] = None) -> Dict:
+  """Evaluates one checkpoint; returns the metric dicts by metric name."""
+  options = options or JobOptions()
+  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name)
+  with strategy.scope():
+    model = build_model(config, _eval_reader(config, options),
+                        is_training=False)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False)
+  tf.train.Checkpoint(model=model).read(checkpoint_path).expect_partial()
+  step.assign(_checkpoint_step(checkpoint_path))
+  evaluator = _make_evaluator(config, model, strategy, output_dir, options,
+                              step)
+  scalars = evaluator.evaluate(tf.constant(eval_steps(config)))
+  writer = tf.summary.create_file_writer(os.path.join(output_dir, EVAL_DIR))
+  with writer.as_default():
+    for name, value in scalars.items():
+      tf.summary.scalar(name, value, step=int(step.numpy()))
+  writer.flush()
+  return evaluator.last_metrics
+
+
+def eval_steps(config: pipeline_pb2.TrainEvalPipelineConfig) -> int:
+  """Batches one evaluation reads: enough for num_examples, or all (-1)."""
+  num = config.eval_config.num_examples
+  if num <= 0:
+    return -1
+  return -(-num // max(config.eval_config.batch_size, 1))
+
+
+def _checkpoint_step(path: str) -> int:
+  reader = tf.train.load_checkpoint(path)
+  for key in reader.get_variable_to_shape_map():
+    if key.startswith('optimizer/iter'):
+      return int(reader.get_tensor(key))
+  return int(path.rsplit('-', 1)[-1]) if '-' in path else 0
+
+
+def evaluate_continuously(config: pipeline_pb2.TrainEvalPipelineConfig,
+                          checkpoint_dir: str, model_dir: str,
+                          options: Optional[JobOptions] = None) -> Dict:
+  """Evaluates each new checkpoint of checkpoint_dir; returns the last.
+
+  Stops after `eval_timeout` seconds without a new checkpoint, or after
+  evaluating a checkpoint at `train_config.num_steps`.
+  """
+  options = options or JobOptions()
+  last = {}
+  for path in tf.train.checkpoints_iterator(
+      checkpoint_dir, min_interval_secs=1, timeout=options.eval_timeout):
+    logging.info('Evaluating %s.', path)
+    last = evaluate_checkpoint(config, path, model_dir, options)
+    if _checkpoint_step(path) >= config.train_config.num_steps > 0:
+      break
+  return last
