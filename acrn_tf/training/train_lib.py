@@ -37,6 +37,8 @@ from acrn_tf.training import trainer as trainer_lib
 
 EVAL_DIR = 'eval'
 TRAIN_DIR = 'train'
+# The optimizer's step counter in a training checkpoint.
+STEP_KEY = 'optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE'
 
 
 @dataclasses.dataclass
@@ -230,10 +232,10 @@ def eval_steps(config: pipeline_pb2.TrainEvalPipelineConfig) -> int:
 
 
 def _checkpoint_step(path: str) -> int:
+  """The training step a checkpoint was saved at (the optimizer's)."""
   reader = tf.train.load_checkpoint(path)
-  for key in reader.get_variable_to_shape_map():
-    if key.startswith('optimizer/iter'):
-      return int(reader.get_tensor(key))
+  if reader.has_tensor(STEP_KEY):
+    return int(reader.get_tensor(STEP_KEY))
   return int(path.rsplit('-', 1)[-1]) if '-' in path else 0
 
 

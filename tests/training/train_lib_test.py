@@ -1,0 +1,79 @@
+"""Tests of model_main's jobs on a tiny synthetic dataset."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+
+from acrn_tf.training import train_lib
+from acrn_tf.training import trainer
+from tests.training import training_fixtures as fx
+
+
+@pytest.fixture(scope='module')
+def paths(tmp_path_factory):
+  return fx.make_records(str(tmp_path_factory.mktemp('records')))
+
+
+def _step(path):
+  return int(tf.train.load_checkpoint(path).get_tensor(train_lib.STEP_KEY))
+
+
+def test_train_resume_evaluate_and_stop_on_a_non_finite_loss(paths,
+                                                             tmp_path):
+  """One scenario (each job costs a model trace, so they share a model_dir)."""
+  model_dir = str(tmp_path / 'model')
+  config = fx.load_config(paths, num_steps=2)
+  train_lib.train(config, model_dir)
+  latest = tf.train.latest_checkpoint(model_dir)
+  assert _step(latest) == 2
+  assert os.path.exists(os.path.join(model_dir, 'pipeline.config'))
+  names = [n for n, _ in tf.train.list_variables(latest)]
+  # The input iterator's position and the momentum slots are saved.
+  assert any(n.startswith('iterator/') for n in names)
+  assert any(n.startswith('optimizer/_variables/') for n in names)
+
+  # A second job continues from step 2 to 4 (it does not start over).
+  train_lib.train(fx.load_config(paths, num_steps=4), model_dir)
+  good = tf.train.latest_checkpoint(model_dir)
+  assert _step(good) == 4
+  kept = tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths
+  assert [p.rsplit('-', 1)[1] for p in kept] == ['2', '4']
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(model_dir, 'train', 'events.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  assert {'Loss/total_loss', 'learning_rate', 'gradient_norm',
+          'examples_per_second',
+          'Loss/BoxClassifierLoss/classification'} <= tags
+
+  # Evaluating the checkpoint writes the report.
+  out = str(tmp_path / 'eval_job')
+  metrics = train_lib.evaluate_checkpoint(config, good, out)
+  assert set(metrics) == {'frame_ap', 'ava_frame_ap'}
+  report = os.path.join(out, 'eval', 'step_4', 'frame_ap')
+  with open(os.path.join(report, 'metrics.json')) as f:
+    saved = json.load(f)
+  assert saved['num_keyframes'] == metrics['frame_ap']['num_keyframes'] == 4
+  assert os.path.exists(os.path.join(report, 'pr_curves.png'))
+  assert os.path.exists(os.path.join(report, 'per_class_ap.csv'))
+  assert train_lib.eval_steps(config) == 2
+
+  # A diverging job stops with the loss terms named; step 4 stays the last.
+  learning_rate = ('train_config.optimizer.momentum_optimizer.learning_rate.'
+                   'cosine_decay_learning_rate.')
+  diverging = fx.load_config(paths, num_steps=8, extra=[
+      learning_rate + 'learning_rate_base=1e30',
+      learning_rate + 'warmup_steps=0',
+      'train_config.gradient_clipping_by_norm=0'])
+  with pytest.raises(trainer.NonFiniteLossError,
+                     match=r'non-finite training loss at steps 5-6: .*'
+                     r'Loss/total_loss'):
+    train_lib.train(diverging, model_dir)
+  assert tf.train.latest_checkpoint(model_dir) == good
+
+
+def test_zero_steps_is_refused(paths, tmp_path):
+  with pytest.raises(ValueError, match='num_steps must be >= 1'):
+    train_lib.train(fx.load_config(paths, num_steps=0), str(tmp_path))
