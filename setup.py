@@ -26,6 +26,7 @@ CONSOLE_SCRIPTS = [
     'acrn-create-generic-tf-record = acrn_tf_tools.create_generic_tf_record:main',
     'acrn-evaluate = acrn_tf_tools.evaluate:main',
     'acrn-benchmark-input = acrn_tf_tools.benchmark_input:main',
+    'acrn-model-main = acrn_tf_tools.model_main:main',
 ]
 
 setuptools.setup(

@@ -13,8 +13,7 @@ CONFIG=configs/synthetic/acrn_tiny.config
 step() { printf '\n== %s\n' "$*"; }
 missing() {
   printf '   not yet available: %s\n' "$*"
-  printf '\nThe demo stops here: the remaining steps (train, evaluate, export, infer)\n'
-  printf 'arrive with the model, model_main, exporter and infer_video tools.\n'
+  printf '\nThe demo stops here: the remaining steps arrive with that tool.\n'
   exit 0
 }
 
@@ -40,10 +39,32 @@ for split in train val test; do
 done
 
 step "3/6 read the records back through the input pipeline and check them against the csv"
-[ -f tools/check_records.py ] || missing tools/check_records.py
-"$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
-  --annotation_csv "$DATA/annotations/train.csv" \
-  --label_map_path "$DATA/annotations/label_map.pbtxt"
+if [ -f tools/check_records.py ]; then
+  "$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
+    --annotation_csv "$DATA/annotations/train.csv" \
+    --label_map_path "$DATA/annotations/label_map.pbtxt"
+else
+  echo "   not yet available: tools/check_records.py (continuing)"
+fi
 
-step "4/6 train the tiny ACRN"
-[ -f tools/model_main.py ] || missing tools/model_main.py
+MODEL="$WORKSPACE/models/acrn_tiny"
+step "4/6 train the tiny ACRN in $MODEL (resumes if checkpoints are there)"
+mkdir -p "$MODEL"
+set +e
+"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" \
+  --model_dir "$MODEL" --alsologtostderr 2>&1 | tee "$MODEL/train.log" | \
+  grep --line-buffered -E "step [0-9]+/|Resumed|Already|saved checkpoint|rror"
+status=${PIPESTATUS[0]}
+set -e
+[ "$status" -eq 0 ] || { echo "training failed (exit $status); see $MODEL/train.log"; exit 1; }
+
+step "5/6 evaluate the last checkpoint on the val split"
+"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" \
+  --model_dir "$MODEL/eval_job" --checkpoint_dir "$MODEL" --eval_timeout 1 \
+  --alsologtostderr 2>&1 | sed -n '/frame_ap at step/,/mean/p'
+echo "   reports: $MODEL/eval_job/eval/step_*/{frame_ap,ava_frame_ap}/ (metrics.json, per_class_ap.csv, pr_curves.png)"
+echo "   TensorBoard: tensorboard --logdir $MODEL"
+
+step "6/6 export a SavedModel and run it on a held-out video"
+[ -f tools/exporter_main.py ] || missing tools/exporter_main.py
+[ -f tools/infer_video.py ] || missing tools/infer_video.py
