@@ -48,10 +48,17 @@ else
 fi
 
 MODEL="$WORKSPACE/models/acrn_tiny"
+# The config names paths under workspace/; point them at $WORKSPACE.
+PATHS=(
+  --override "train_input_reader.tf_record_input_reader.input_path=$RECORDS/train-?????-of-?????.tfrecord"
+  --override "eval_input_reader.tf_record_input_reader.input_path=$RECORDS/val-?????-of-?????.tfrecord"
+  --override "train_input_reader.label_map_path=$DATA/annotations/label_map.pbtxt"
+  --override "eval_input_reader.label_map_path=$DATA/annotations/label_map.pbtxt"
+)
 step "4/6 train the tiny ACRN in $MODEL (resumes if checkpoints are there)"
 mkdir -p "$MODEL"
 set +e
-"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" \
+"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" "${PATHS[@]}" \
   --model_dir "$MODEL" --alsologtostderr 2>&1 | tee "$MODEL/train.log" | \
   grep --line-buffered -E "step [0-9]+/|Resumed|Already|saved checkpoint|rror"
 status=${PIPESTATUS[0]}
@@ -59,7 +66,7 @@ set -e
 [ "$status" -eq 0 ] || { echo "training failed (exit $status); see $MODEL/train.log"; exit 1; }
 
 step "5/6 evaluate the last checkpoint on the val split"
-"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" \
+"$PY" tools/model_main.py --pipeline_config_path "$CONFIG" "${PATHS[@]}" \
   --model_dir "$MODEL/eval_job" --checkpoint_dir "$MODEL" --eval_timeout 1 \
   --alsologtostderr 2>&1 | sed -n '/frame_ap at step/,/mean/p'
 echo "   reports: $MODEL/eval_job/eval/step_*/{frame_ap,ava_frame_ap}/ (metrics.json, per_class_ap.csv, pr_curves.png)"
