@@ -133,11 +133,13 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   if train_config.num_steps < 1:
     raise ValueError('train_config.num_steps must be >= 1 to train, got '
                      f'{train_config.num_steps}')
+  # The strategy first: MultiWorkerMirroredStrategy must configure the
+  # runtime before anything else touches it.
+  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
+                                         options.num_workers)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   tf_keras.utils.set_random_seed(train_config.seed)
-  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
-                                         options.num_workers)
   own_dir = distribution.worker_model_dir(model_dir, strategy)
   tf.io.gfile.makedirs(own_dir)
   config_util.save_pipeline_config(config, own_dir)
@@ -153,8 +155,14 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
             reader, batch_size, is_training=True, label_ids=label_ids,
             input_context=context))
     iterator = iter(dataset)
-    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer,
-                                     iterator=iterator)
+    state = dict(model=model, optimizer=optimizer)
+    if isinstance(iterator, tf.__internal__.tracking.Trackable):
+      state['iterator'] = iterator
+    else:
+      logging.warning('%s cannot checkpoint its input iterator: a restarted '
+                      'job reads its input from the start of its seeded '
+                      'order.', type(strategy).__name__)
+    checkpoint = tf.train.Checkpoint(**state)
     manager = tf.train.CheckpointManager(
         checkpoint, own_dir, max_to_keep=train_config.max_to_keep or 7,
         step_counter=optimizer.iterations,
