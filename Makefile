@@ -26,8 +26,10 @@ install: $(INSTALLED)
 protos: $(INSTALLED)
 	$(PY) build_protos.py
 
+# Two test processes (the machine's two cores); a file's tests stay together
+# so its module fixtures are built once.
 test: $(INSTALLED)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
