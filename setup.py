@@ -27,6 +27,8 @@ CONSOLE_SCRIPTS = [
     'acrn-evaluate = acrn_tf_tools.evaluate:main',
     'acrn-benchmark-input = acrn_tf_tools.benchmark_input:main',
     'acrn-model-main = acrn_tf_tools.model_main:main',
+    'acrn-create-jhmdb-tf-record = acrn_tf_tools.create_jhmdb_tf_record:main',
+    'acrn-check-records = acrn_tf_tools.check_records:main',
 ]
 
 setuptools.setup(

@@ -6,6 +6,7 @@ set -euo pipefail
 
 PY=${PY:-python3}
 WORKSPACE=${WORKSPACE:-workspace}
+export TF_CPP_MIN_LOG_LEVEL=${TF_CPP_MIN_LOG_LEVEL:-2}
 DATA="$WORKSPACE/data/synthetic_tiny"
 RECORDS="$WORKSPACE/records/synthetic_tiny"
 CONFIG=configs/synthetic/acrn_tiny.config
@@ -40,9 +41,12 @@ done
 
 step "3/6 read the records back through the input pipeline and check them against the csv"
 if [ -f tools/check_records.py ]; then
+  # The config's reader, with its paths under workspace/ pointed at $WORKSPACE.
   "$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
+    --input_path "$RECORDS/train-?????-of-?????.tfrecord" \
     --annotation_csv "$DATA/annotations/train.csv" \
-    --label_map_path "$DATA/annotations/label_map.pbtxt"
+    --label_map_path "$DATA/annotations/label_map.pbtxt" \
+    --excluded_timestamps_csv "$DATA/annotations/excluded_timestamps.csv"
 else
   echo "   not yet available: tools/check_records.py (continuing)"
 fi
