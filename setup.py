@@ -52,7 +52,9 @@ setuptools.setup(
         'scipy>=1.11',
         'matplotlib>=3.8',
     ],
-    extras_require={'test': ['pytest>=8', 'pytest-xdist>=3.5', 'grpcio-tools==1.85.1']},
+    extras_require={'test': [
+        'pytest>=8', 'pytest-xdist>=3.5', 'pytest-timeout>=2.3',
+        'grpcio-tools==1.85.1']},
     entry_points={'console_scripts': CONSOLE_SCRIPTS},
     cmdclass={'build_py': BuildPyWithProtos},
 )
