@@ -277,7 +277,7 @@ class VideoFeatureExtractor(tf_keras.Model):
     self._below_fusion = [e for e in self._endpoints
                           if self._two_stream and
                           s3dg.ENDPOINTS.index(e) < fusion_index]
-    self._flatten = {e: flatten('', e) for e in self._endpoints
+    self._flattenings = {e: flatten('', e) for e in self._endpoints
                      if e not in self._below_fusion}
     self._rgb_flatten = {e: flatten('rgb/', e) for e in self._below_fusion}
     self._flow_flatten = {e: flatten('flow/', e) for e in self._below_fusion}
@@ -305,7 +305,7 @@ class VideoFeatureExtractor(tf_keras.Model):
       stream: 'rgb' or 'flow' for a two-stream endpoint below the fusion
         point (flattened per stream); None otherwise.
     """
-    table = {None: self._flatten, 'rgb': self._rgb_flatten,
+    table = {None: self._flattenings, 'rgb': self._rgb_flatten,
              'flow': self._flow_flatten}.get(stream)
     if table is None or endpoint not in table:
       raise ValueError(f'{self.name} has no flattening of {endpoint!r} for '
@@ -400,7 +400,7 @@ class VideoFeatureExtractor(tf_keras.Model):
             self._rgb_flatten[endpoint](per_stream['rgb'][endpoint]),
             self._flow_flatten[endpoint](per_stream['flow'][endpoint])])
       else:
-        maps[endpoint] = self._flatten[endpoint](trunk[endpoint])
+        maps[endpoint] = self._flattenings[endpoint](trunk[endpoint])
     return {
         fields.PredictionFields.feature_map:
             maps[self._config_dict['feature_endpoint']],

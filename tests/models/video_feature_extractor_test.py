@@ -97,6 +97,29 @@ def test_endpoints_after_fusion_come_from_the_fused_rgb_trunk():
   assert out[SCENE] == {}
 
 
+@pytest.mark.parametrize('streams', ['rgb', 'rgb_and_flow'])
+def test_every_variable_is_tracked_and_checkpointed(streams, tmp_path):
+  created = []
+
+  def record(next_creator, **kwargs):
+    created.append(next_creator(**kwargs))
+    return created[-1]
+
+  with tf.variable_creator_scope(record):
+    extractor = vfe.VideoFeatureExtractor(
+        streams=streams, fusion_endpoint='Mixed_4b',
+        feature_endpoint='Mixed_4f', scene_endpoints=('Mixed_3c',), **TINY)
+    rgb, flow = _videos(seed=5)
+    extractor(rgb, flow=flow if streams != 'rgb' else None)
+  tracked = {id(v) for v in extractor.variables}
+  kernels = [v for v in created if 'flatten' in v.name]
+  assert kernels, 'no flattening variables were created'
+  assert [v.name for v in kernels if id(v) not in tracked] == []
+  path = tf.train.Checkpoint(model=extractor).write(str(tmp_path / 'ckpt'))
+  names = [name for name, _ in tf.train.list_variables(path)]
+  assert any('Mixed_4f/flatten' in n or '_flattenings' in n for n in names)
+
+
 @pytest.mark.parametrize('streams, channels', [('rgb', 3), ('flow', 2)])
 def test_single_stream(streams, channels):
   extractor = vfe.VideoFeatureExtractor(
