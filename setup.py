@@ -29,6 +29,7 @@ CONSOLE_SCRIPTS = [
     'acrn-model-main = acrn_tf_tools.model_main:main',
     'acrn-create-jhmdb-tf-record = acrn_tf_tools.create_jhmdb_tf_record:main',
     'acrn-check-records = acrn_tf_tools.check_records:main',
+    'acrn-export = acrn_tf_tools.exporter_main:main',
 ]
 
 setuptools.setup(

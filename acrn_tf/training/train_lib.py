@@ -63,7 +63,8 @@ def _image_size(reader) -> tuple:
   return int(reader.image_height), int(reader.image_width)
 
 
-def _label_map(config: pipeline_pb2.TrainEvalPipelineConfig) -> Dict[int, str]:
+def model_label_map(config: pipeline_pb2.TrainEvalPipelineConfig
+                    ) -> Dict[int, str]:
   """The model's classes: the eval label map, else the train one."""
   paths = [config.eval_config.label_map_path]
   paths += [r.label_map_path for r in config.eval_input_reader]
@@ -108,13 +109,13 @@ def _eval_reader(config, options: JobOptions):
 def _make_evaluator(config, model, strategy, model_dir, options, global_step):
   reader = _eval_reader(config, options)
   batch_size = max(config.eval_config.batch_size, 1)
-  label_ids = sorted(_label_map(config))
+  label_ids = sorted(model_label_map(config))
   dataset = strategy.distribute_datasets_from_function(
       lambda context: dataset_builder.build(
           reader, batch_size, is_training=False, label_ids=label_ids,
           input_context=context))
   return evaluator_lib.DetectionEvaluator(
-      model, dataset, strategy, config.eval_config, _label_map(config),
+      model, dataset, strategy, config.eval_config, model_label_map(config),
       output_dir=os.path.join(model_dir, EVAL_DIR),
       summary_dir=os.path.join(model_dir, EVAL_DIR),
       global_step=global_step)
@@ -144,7 +145,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   tf.io.gfile.makedirs(own_dir)
   config_util.save_pipeline_config(config, own_dir)
   reader = config.train_input_reader
-  label_ids = sorted(_label_map(config))
+  label_ids = sorted(model_label_map(config))
   batch_size = train_config.batch_size
 
   with strategy.scope():
