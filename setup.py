@@ -30,6 +30,7 @@ CONSOLE_SCRIPTS = [
     'acrn-create-jhmdb-tf-record = acrn_tf_tools.create_jhmdb_tf_record:main',
     'acrn-check-records = acrn_tf_tools.check_records:main',
     'acrn-export = acrn_tf_tools.exporter_main:main',
+    'acrn-infer-video = acrn_tf_tools.infer_video:main',
 ]
 
 setuptools.setup(

@@ -38,9 +38,9 @@ from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
 from acrn_tf.training import train_lib
 
-SAVED_MODEL_DIR = 'saved_model'
-LABEL_MAP_NAME = 'label_map.pbtxt'
-SIGNATURE_KEY = 'serving_default'
+SAVED_MODEL_DIR = serving_inputs.SAVED_MODEL_DIR
+LABEL_MAP_NAME = serving_inputs.LABEL_MAP_NAME
+SIGNATURE_KEY = serving_inputs.SIGNATURE_KEY
 # The largest frame side accepted by default, as a multiple of the model's.
 DEFAULT_MAX_SIZE_FACTOR = 8
 

@@ -39,6 +39,12 @@ INPUT_TYPES = (VIDEO_TENSOR, ENCODED_FRAMES, TF_EXAMPLE)
 INPUT_NAME = 'input_tensor'
 FLOW_INPUT_NAME = 'flow'
 
+# An export directory's layout (here, not in `exporter`, so that readers of
+# exports need not import the model-building stack).
+SAVED_MODEL_DIR = 'saved_model'
+LABEL_MAP_NAME = 'label_map.pbtxt'
+SIGNATURE_KEY = 'serving_default'
+
 
 class ServingInputError(ValueError):
   """An input type that cannot serve the model, or a bad input setting."""

@@ -1,0 +1,273 @@
+"""Draws detections and relation heat maps on frames and writes a video.
+
+Every frame shows the detections of the nearest keyframe at or before it:
+each box whose top score reaches `min_score`, labelled with its classes
+scoring at least `min_score` (best first, at most three), over the relation
+heat maps of those detections. The heat maps (one `[h, w]` CAM per
+detection, covering the whole frame) are each min-max normalised and
+combined by their element-wise maximum, so every actor's relations show
+with equal strength, then blended once over the frame (the paper's figure
+shows one actor at a time; a video frame has to show them together).
+
+`VideoRenderer` streams: a frame waits only until its keyframe's detections
+arrive, which `VideoStream` delivers one clip span after the keyframe at
+most, so it holds at most one span of frames. The video is written with
+OpenCV (`mp4v` in .mp4, which OpenCV reads back) under a temporary name and
+renamed when closed; keyframes can also be saved as PNGs.
+"""
+
+import collections
+import contextlib
+import os
+from typing import Dict, Mapping, Optional, Sequence, Tuple
+
+from absl import logging
+import cv2
+import numpy as np
+
+from acrn_tf.core import standard_fields
+from acrn_tf.evaluation import reporting
+from acrn_tf.inference import video_stream
+from acrn_tf.visualization import heatmaps
+
+_det = standard_fields.DetectionResultFields
+
+RENDERED_VIDEO_NAME = 'rendered.mp4'
+FOURCC = 'mp4v'
+DEFAULT_MIN_SCORE = 0.5
+DEFAULT_HEATMAP_ALPHA = 0.4
+MAX_LABELS_PER_BOX = 3
+# Distinct RGB colours for the classes (label id modulo their number).
+_PALETTE = ((0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255),
+            (255, 255, 0), (0, 255, 255), (255, 64, 64), (160, 96, 255))
+
+
+class RenderingError(ValueError):
+  """An output that cannot be written; the message names the path."""
+
+
+def class_color(label_id: int) -> Tuple[int, int, int]:
+  """The RGB colour of a class."""
+  return _PALETTE[int(label_id) % len(_PALETTE)]
+
+
+def box_label(detection_index: int, detections: Mapping[str, np.ndarray],
+              label_ids: Sequence[int], label_map: Mapping[int, str],
+              min_score: float) -> str:
+  """The text of one detection: `name score` of its classes >= min_score.
+
+  Falls back to the top class alone when the model gives no multiclass
+  scores (or none of them reach min_score).
+  """
+  parts = []
+  multiclass = detections.get(_det.detection_multiclass_scores)
+  if multiclass is not None:
+    row = np.asarray(multiclass[detection_index], np.float64)
+    for column in np.argsort(-row, kind='stable')[:MAX_LABELS_PER_BOX]:
+      if row[column] >= min_score:
+        label_id = int(label_ids[column])
+        parts.append(f'{label_map.get(label_id, str(label_id))} '
+                     f'{row[column]:.2f}')
+  if not parts:
+    label_id = int(detections[_det.detection_classes][detection_index])
+    score = float(detections[_det.detection_scores][detection_index])
+    parts.append(f'{label_map.get(label_id, str(label_id))} {score:.2f}')
+  return ', '.join(parts)
+
+
+def render_frame(frame: np.ndarray,
+                 detections: Optional[Mapping[str, np.ndarray]],
+                 label_map: Mapping[int, str],
+                 min_score: float = DEFAULT_MIN_SCORE,
+                 heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA) -> np.ndarray:
+  """A copy of the frame with the detections and their heat maps drawn.
+
+  Args:
+    frame: uint8 RGB `[height, width, 3]`.
+    detections: a `Detector.detect` dict (boxes normalised
+      `[ymin, xmin, ymax, xmax]`), or None to return the frame unchanged.
+    label_map: label id -> class name (its ascending ids are the
+      multiclass score columns).
+    min_score: detections whose top score is lower are not drawn.
+    heatmap_alpha: weight of the heat map colours in the blend.
+
+  Returns:
+    uint8 RGB `[height, width, 3]`.
+  """
+  frame = np.asarray(frame)
+  if detections is None:
+    return frame.copy()
+  scores = np.asarray(detections[_det.detection_scores]).reshape(-1)
+  shown = np.nonzero(scores >= min_score)[0]
+  maps = detections.get(_det.relation_heatmaps)
+  if maps is not None and len(shown):
+    combined = np.max(np.stack([heatmaps.normalize_heatmap(maps[i])
+                                for i in shown]), axis=0)
+    frame = heatmaps.blend_heatmap(frame, combined, alpha=heatmap_alpha)
+  else:
+    frame = frame.copy()
+  label_ids = sorted(label_map)
+  for i in shown:
+    label_id = int(detections[_det.detection_classes][i])
+    frame = heatmaps.draw_box_with_label(
+        frame, detections[_det.detection_boxes][i],
+        box_label(i, detections, label_ids, label_map, min_score),
+        color=class_color(label_id))
+  return frame
+
+
+def write_png(path: str, frame: np.ndarray) -> None:
+  """Writes a uint8 RGB frame as a PNG, atomically."""
+  ok, encoded = cv2.imencode('.png', cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+  if not ok:
+    raise RenderingError(f'{path}: OpenCV cannot encode a frame of shape '
+                         f'{frame.shape} as PNG')
+  with reporting.atomic_output(path) as temporary:
+    with open(temporary, 'wb') as f:
+      f.write(encoded.tobytes())
+
+
+class VideoRenderer:
+  """Writes rendered frames in order as detections arrive (module doc).
+
+  Use as a context manager, or call `close()` (keeps the video) or
+  `abort()` (removes the partial file).
+  """
+
+  def __init__(self, path: Optional[str], fps: float,
+               keyframe_numbers: Sequence[int], label_map: Mapping[int, str],
+               min_score: float = DEFAULT_MIN_SCORE,
+               heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA,
+               keyframes_dir: Optional[str] = None,
+               keyframe_name_prefix: str = 'keyframe'):
+    """Prepares the writer (opened on the first frame, which gives the size).
+
+    Args:
+      path: the .mp4 to write, or None to write no video (keyframe PNGs
+        only).
+      fps: frame rate of the output.
+      keyframe_numbers: the increasing keyframes whose detections will come.
+      label_map: label id -> class name.
+      min_score: see `render_frame`.
+      heatmap_alpha: see `render_frame`.
+      keyframes_dir: if set, each rendered keyframe is also saved there as
+        `<prefix>_<frame:06d>.png` (created if needed).
+      keyframe_name_prefix: the PNG names' prefix.
+    """
+    self._path = path
+    self._fps = float(fps)
+    self._keyframes = list(keyframe_numbers)
+    self._label_map = dict(label_map)
+    self._min_score = min_score
+    self._heatmap_alpha = heatmap_alpha
+    self._keyframes_dir = keyframes_dir
+    self._prefix = keyframe_name_prefix
+    self._detections: Dict[int, Mapping[str, np.ndarray]] = {}
+    self._pending = collections.deque()  # (frame_number, frame), in order.
+    self._writer = None
+    self._stack = contextlib.ExitStack()
+    self._temporary = None
+    self.frames_done = 0  # frames that left the delay buffer
+    self.frames_written = 0  # frames written to the video
+    self.keyframes_saved = 0
+    self.max_frames_pending = 0
+    if keyframes_dir:
+      os.makedirs(keyframes_dir, exist_ok=True)
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, exc_type, exc_value, traceback):
+    if exc_type is None:
+      self.close()
+    else:
+      self.abort()
+
+  def add_frame(self, frame_number: int, frame: np.ndarray) -> None:
+    """Queues the next frame (uint8 RGB `[H, W, 3]`) of the output."""
+    self._pending.append((int(frame_number), frame))
+    self.max_frames_pending = max(self.max_frames_pending, len(self._pending))
+    self._flush(final=False)
+
+  def add_detections(self, keyframe_number: int,
+                     detections: Mapping[str, np.ndarray]) -> None:
+    """The detections of a keyframe; writes the frames that waited on it."""
+    self._detections[int(keyframe_number)] = detections
+    self._flush(final=False)
+
+  def _flush(self, final: bool) -> None:
+    while self._pending:
+      number, frame = self._pending[0]
+      keyframe = video_stream.keyframe_for_frame(self._keyframes, number)
+      if keyframe is not None and keyframe not in self._detections:
+        if not final:
+          return
+        # Its keyframe never came (the video ended early): the latest that
+        # did.
+        done = [k for k in self._detections if k <= number]
+        keyframe = max(done) if done else None
+      self._pending.popleft()
+      # Only the latest keyframe's detections are needed from now on.
+      for old in [k for k in self._detections
+                  if keyframe is not None and k < keyframe]:
+        del self._detections[old]
+      self._write(number, frame, keyframe)
+
+  def _write(self, number: int, frame: np.ndarray,
+             keyframe: Optional[int]) -> None:
+    self.frames_done += 1
+    save_png = bool(self._keyframes_dir) and keyframe == number
+    if not self._path and not save_png:
+      return
+    detections = None if keyframe is None else self._detections[keyframe]
+    rendered = render_frame(frame, detections, self._label_map,
+                            self._min_score, self._heatmap_alpha)
+    if self._path:
+      if self._writer is None:
+        self._open(rendered.shape[0], rendered.shape[1])
+      self._writer.write(cv2.cvtColor(rendered, cv2.COLOR_RGB2BGR))
+      self.frames_written += 1
+    if save_png:
+      write_png(os.path.join(self._keyframes_dir,
+                             f'{self._prefix}_{number:06d}.png'), rendered)
+      self.keyframes_saved += 1
+
+  def _open(self, height: int, width: int) -> None:
+    self._temporary = self._stack.enter_context(
+        reporting.atomic_output(self._path))
+    writer = cv2.VideoWriter(self._temporary,
+                             cv2.VideoWriter_fourcc(*FOURCC), self._fps,
+                             (width, height))
+    if not writer.isOpened():
+      self.abort()
+      raise RenderingError(f'{self._path}: OpenCV cannot write an {FOURCC} '
+                           f'video of {width}x{height} at {self._fps:g} fps')
+    self._writer = writer
+
+  def close(self) -> Optional[str]:
+    """Writes the frames still waiting, finishes and renames the video.
+
+    Returns:
+      The video's path, or None if no video was written.
+    """
+    self._flush(final=True)
+    if self._writer is None:
+      self._stack.close()
+      if self._path:
+        logging.warning('%s: no frame to write', self._path)
+      return None
+    self._writer.release()
+    self._writer = None
+    self._stack.close()  # Renames the temporary file.
+    return self._path
+
+  def abort(self) -> None:
+    """Drops the partial video."""
+    self._pending.clear()
+    if self._writer is not None:
+      self._writer.release()
+      self._writer = None
+    # Closing the stack with an exception makes atomic_output remove the
+    # temporary file instead of renaming it.
+    error = RenderingError(f'{self._path}: rendering aborted')
+    self._stack.__exit__(RenderingError, error, None)

@@ -1,0 +1,252 @@
+"""Runs a detector over a video file: detections csv, tubes and a video.
+
+`run_inference` reads the video once (`video_stream.VideoStream`), runs the
+detector on the clip of every keyframe, renders every frame of the range as
+soon as its keyframe's detections are known (`rendering.VideoRenderer`),
+and at the end writes the AVA-format detections csv and the action tubes
+linked from the keyframe detections (`outputs`). Memory holds one clip
+span of frames for the clips, at most one more for the rendering, and the
+keyframes' detections (needed for the tubes).
+"""
+
+import dataclasses
+import os
+import time
+from typing import Callable, Dict, Optional
+
+from absl import logging
+import numpy as np
+
+from acrn_tf.core import standard_fields
+from acrn_tf.data import optical_flow
+from acrn_tf.data import video_io
+from acrn_tf.evaluation import tube_linking
+from acrn_tf.inference import detectors
+from acrn_tf.inference import outputs
+from acrn_tf.inference import rendering
+from acrn_tf.inference import video_stream
+
+_det = standard_fields.DetectionResultFields
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceOptions:
+  """What to run on and what to write.
+
+  Attributes:
+    output_dir: receives detections.csv, tubes.json and rendered.mp4.
+    video_id: the id in the csv (default: the file's name without
+      extension).
+    keyframe_every: a keyframe every this many frames; or
+    keyframes_per_second: keyframes per second (one of the two; neither
+      means one keyframe per second, as AVA).
+    start_seconds, end_seconds, max_frames: the range to process (see
+      `video_stream.StreamOptions`).
+    min_score: the least score of a detection drawn in the video.
+    heatmap_frames_dir: if set, the rendered keyframes are saved there as
+      PNGs.
+    render_video: write rendered.mp4.
+    max_rows_per_keyframe: csv rows kept per keyframe (top scores).
+    linking: the tube linking parameters.
+    flow_preset: the optical-flow preset for models with a flow stream.
+  """
+  output_dir: str
+  video_id: Optional[str] = None
+  keyframe_every: Optional[int] = None
+  keyframes_per_second: Optional[float] = None
+  start_seconds: Optional[float] = None
+  end_seconds: Optional[float] = None
+  max_frames: Optional[int] = None
+  min_score: float = rendering.DEFAULT_MIN_SCORE
+  heatmap_frames_dir: Optional[str] = None
+  render_video: bool = True
+  max_rows_per_keyframe: int = outputs.MAX_ROWS_PER_KEYFRAME
+  linking: tube_linking.LinkingConfig = tube_linking.LinkingConfig()
+  flow_preset: str = optical_flow.DEFAULT_PRESET
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceProgress:
+  """Progress of a run, reported after every keyframe.
+
+  Attributes:
+    keyframes_done: keyframes detected so far.
+    keyframes_total: keyframes planned (from the frame count the video
+      reports).
+    elapsed_seconds: wall time since the video was opened.
+  """
+  keyframes_done: int
+  keyframes_total: int
+  elapsed_seconds: float
+
+  @property
+  def seconds_left(self) -> Optional[float]:
+    """Estimated wall time to finish (None before the first keyframe)."""
+    if not self.keyframes_done:
+      return None
+    remaining = max(self.keyframes_total - self.keyframes_done, 0)
+    return self.elapsed_seconds / self.keyframes_done * remaining
+
+
+@dataclasses.dataclass(frozen=True)
+class InferenceSummary:
+  """What a run did and wrote.
+
+  Attributes:
+    video_path, video_id: the input and its csv id.
+    fps: the video's frame rate.
+    num_frames_reported: frames the video reports.
+    frames_read: frames decoded.
+    frames_rendered: frames written to the rendered video (0 without one).
+    keyframes: keyframes detected.
+    detections: detections over all keyframes (boxes, not csv rows).
+    csv_rows: rows of the detections csv.
+    tubes: action tubes linked.
+    detections_csv_path, tubes_json_path: the files written.
+    rendered_video_path: the video written (None if not asked).
+    heatmap_frames_dir: where keyframe PNGs went (None if not asked).
+    heatmap_frames: PNGs written.
+    elapsed_seconds: wall time of the run.
+  """
+  video_path: str
+  video_id: str
+  fps: float
+  num_frames_reported: int
+  frames_read: int
+  frames_rendered: int
+  keyframes: int
+  detections: int
+  csv_rows: int
+  tubes: int
+  detections_csv_path: str
+  tubes_json_path: str
+  rendered_video_path: Optional[str]
+  heatmap_frames_dir: Optional[str]
+  heatmap_frames: int
+  elapsed_seconds: float
+
+
+ProgressFn = Callable[[InferenceProgress], None]
+
+
+def default_video_id(video_path: str) -> str:
+  """The file's name without its extension (a directory: its name)."""
+  name = os.path.basename(os.path.normpath(video_path))
+  return os.path.splitext(name)[0] if os.path.isfile(video_path) else name
+
+
+def stream_options(detector: detectors.Detector,
+                   options: InferenceOptions
+                   ) -> video_stream.StreamOptions:
+  """The detector's clip shape with the run's keyframes and range."""
+  keyframe_every = options.keyframe_every
+  keyframes_per_second = options.keyframes_per_second
+  if keyframe_every is None and keyframes_per_second is None:
+    keyframes_per_second = 1.0
+  return video_stream.StreamOptions(
+      frames_per_clip=detector.frames_per_clip,
+      frame_stride=detector.frame_stride,
+      keyframe_every=keyframe_every,
+      keyframes_per_second=keyframes_per_second,
+      start_seconds=options.start_seconds, end_seconds=options.end_seconds,
+      max_frames=options.max_frames, clip_size=detector.image_size)
+
+
+def run_inference(detector: detectors.Detector, video_path: str,
+                  options: InferenceOptions,
+                  progress: Optional[ProgressFn] = None) -> InferenceSummary:
+  """Detects actions in a video and writes the outputs (module docstring).
+
+  Args:
+    detector: a `detectors.Detector`.
+    video_path: any file OpenCV reads (not a frame directory, which has no
+      frame rate).
+    options: the InferenceOptions.
+    progress: called after every keyframe with an InferenceProgress.
+
+  Returns:
+    The InferenceSummary.
+
+  Raises:
+    video_io.VideoNotFoundError / VideoReadError: a missing or unreadable
+      video.
+    video_stream.VideoTooShortError: a video shorter than one clip.
+    video_stream.EmptyRangeError: a range without keyframes.
+    detectors.DetectorError: the model refused a clip.
+  """
+  started = time.time()
+  video_id = options.video_id or default_video_id(video_path)
+  if ',' in video_id or '\n' in video_id:
+    raise ValueError(f'video_id {video_id!r} cannot hold "," or a newline '
+                     '(it is a csv column)')
+  stream_opts = stream_options(detector, options)
+  csv_path = os.path.join(options.output_dir, outputs.DETECTIONS_CSV_NAME)
+  tubes_path = os.path.join(options.output_dir, outputs.TUBES_JSON_NAME)
+  video_out = (os.path.join(options.output_dir,
+                            rendering.RENDERED_VIDEO_NAME)
+               if options.render_video else None)
+  label_ids = detector.label_ids
+  rows = []
+  detections_by_keyframe: Dict[int, Dict[str, np.ndarray]] = {}
+  num_detections = 0
+  if os.path.isdir(video_path):
+    raise video_io.VideoReadError(f'{video_path}: a directory, expected a '
+                                  'video file')
+  with video_io.open_video(video_path) as reader:
+    estimator = (optical_flow.FlowEstimator(options.flow_preset)
+                 if detector.uses_flow else None)
+    stream = video_stream.VideoStream(reader, stream_opts, estimator)
+    total = len(stream.plan.keyframe_numbers)
+    os.makedirs(options.output_dir, exist_ok=True)
+    logging.info('%s: %d frames at %g fps, %d keyframes in frames %d..%d, '
+                 'clips of %d frames every %d', video_path,
+                 reader.info.num_frames, reader.info.fps, total,
+                 stream.plan.start_frame, stream.plan.stop_frame - 1,
+                 stream_opts.frames_per_clip, stream_opts.frame_stride)
+    renderer = rendering.VideoRenderer(
+        video_out, reader.info.fps, stream.plan.keyframe_numbers,
+        detector.label_map, min_score=options.min_score,
+        keyframes_dir=options.heatmap_frames_dir,
+        keyframe_name_prefix=video_id)
+    with renderer:
+      for event in stream:
+        if isinstance(event, video_stream.FrameEvent):
+          renderer.add_frame(event.frame_number, event.frame)
+          continue
+        keyframe = event.clip.keyframe_frame_number
+        detections = detector.detect(event.clip.frames, event.flow)
+        # Heat maps are only drawn: the tubes need boxes and scores.
+        detections_by_keyframe[keyframe] = {
+            key: value for key, value in detections.items()
+            if key != _det.relation_heatmaps}
+        num_detections += len(detections[_det.detection_boxes])
+        rows.extend(outputs.keyframe_csv_rows(
+            video_id, round(event.timestamp_seconds, 3), detections,
+            label_ids, options.max_rows_per_keyframe))
+        renderer.add_detections(keyframe, detections)
+        if progress is not None:
+          progress(InferenceProgress(len(detections_by_keyframe), total,
+                                     time.time() - started))
+    fps = reader.info.fps
+    num_frames_reported = reader.info.num_frames
+  outputs.write_detections_csv(csv_path, rows)
+  tubes = outputs.link_keyframe_tubes(detections_by_keyframe, label_ids,
+                                      options.linking)
+  outputs.write_tubes_json(
+      tubes_path, outputs.tubes_to_records(tubes, detector.label_map, fps))
+  summary = InferenceSummary(
+      video_path=video_path, video_id=video_id, fps=fps,
+      num_frames_reported=num_frames_reported,
+      frames_read=stream.frames_read,
+      frames_rendered=renderer.frames_written,
+      keyframes=len(detections_by_keyframe), detections=num_detections,
+      csv_rows=len(rows), tubes=len(tubes), detections_csv_path=csv_path,
+      tubes_json_path=tubes_path,
+      rendered_video_path=video_out if renderer.frames_written else None,
+      heatmap_frames_dir=options.heatmap_frames_dir,
+      heatmap_frames=renderer.keyframes_saved,
+      elapsed_seconds=time.time() - started)
+  logging.info('%s: %d keyframes, %d detections, %d tubes in %.1f s',
+               video_path, summary.keyframes, summary.detections,
+               summary.tubes, summary.elapsed_seconds)
+  return summary
