@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo behind `make demo`: runs the whole job on the bundled synthetic
-# relational dataset, as far as the pipeline exists, and says where the
-# results are. Steps whose tool does not exist yet are reported as such.
+# relational dataset (generate, convert, check, train, evaluate, export,
+# infer on a held-out video) and says where the results are.
 set -euo pipefail
 
 PY=${PY:-python3}
@@ -12,14 +12,8 @@ RECORDS="$WORKSPACE/records/synthetic_tiny"
 CONFIG=configs/synthetic/acrn_tiny.config
 
 step() { printf '\n== %s\n' "$*"; }
-missing() {
-  printf '   not yet available: %s\n' "$*"
-  printf '\nThe demo stops here: the remaining steps arrive with that tool.\n'
-  exit 0
-}
 
-step "1/6 generate the synthetic dataset (preset tiny) in $DATA"
-[ -f tools/make_synthetic_dataset.py ] || missing tools/make_synthetic_dataset.py
+step "1/7 generate the synthetic dataset (preset tiny) in $DATA"
 if [ -f "$DATA/annotations/dataset_info.json" ]; then
   echo "   already there; delete $DATA to regenerate"
 else
@@ -27,8 +21,7 @@ else
     --write_preview_png "$DATA/preview.png"
 fi
 
-step "2/6 convert it to TFRecords with the AVA converter in $RECORDS"
-[ -f tools/create_ava_tf_record.py ] || missing tools/create_ava_tf_record.py
+step "2/7 convert it to TFRecords with the AVA converter in $RECORDS"
 for split in train val test; do
   "$PY" tools/create_ava_tf_record.py \
     --videos_dir "$DATA/videos" \
@@ -39,17 +32,13 @@ for split in train val test; do
     --frames_per_clip 8 --frame_stride 1 --num_shards 2
 done
 
-step "3/6 read the records back through the input pipeline and check them against the csv"
-if [ -f tools/check_records.py ]; then
-  # The config's reader, with its paths under workspace/ pointed at $WORKSPACE.
-  "$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
-    --input_path "$RECORDS/train-?????-of-?????.tfrecord" \
-    --annotation_csv "$DATA/annotations/train.csv" \
+step "3/7 read the records back through the input pipeline and check them against the csv"
+# The config's reader, with its paths under workspace/ pointed at $WORKSPACE.
+"$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
+  --input_path "$RECORDS/train-?????-of-?????.tfrecord" \
+  --annotation_csv "$DATA/annotations/train.csv" \
     --label_map_path "$DATA/annotations/label_map.pbtxt" \
     --excluded_timestamps_csv "$DATA/annotations/excluded_timestamps.csv"
-else
-  echo "   not yet available: tools/check_records.py (continuing)"
-fi
 
 MODEL="$WORKSPACE/models/acrn_tiny"
 # The config names paths under workspace/; point them at $WORKSPACE.
@@ -59,7 +48,7 @@ PATHS=(
   --override "train_input_reader.label_map_path=$DATA/annotations/label_map.pbtxt"
   --override "eval_input_reader.label_map_path=$DATA/annotations/label_map.pbtxt"
 )
-step "4/6 train the tiny ACRN in $MODEL (resumes if checkpoints are there)"
+step "4/7 train the tiny ACRN in $MODEL (resumes if checkpoints are there)"
 mkdir -p "$MODEL"
 set +e
 "$PY" tools/model_main.py --pipeline_config_path "$CONFIG" "${PATHS[@]}" \
@@ -69,13 +58,29 @@ status=${PIPESTATUS[0]}
 set -e
 [ "$status" -eq 0 ] || { echo "training failed (exit $status); see $MODEL/train.log"; exit 1; }
 
-step "5/6 evaluate the last checkpoint on the val split"
+step "5/7 evaluate the last checkpoint on the val split"
 "$PY" tools/model_main.py --pipeline_config_path "$CONFIG" "${PATHS[@]}" \
   --model_dir "$MODEL/eval_job" --checkpoint_dir "$MODEL" --eval_timeout 1 \
   --alsologtostderr 2>&1 | sed -n '/frame_ap at step/,/mean/p'
 echo "   reports: $MODEL/eval_job/eval/step_*/{frame_ap,ava_frame_ap}/ (metrics.json, per_class_ap.csv, pr_curves.png)"
 echo "   TensorBoard: tensorboard --logdir $MODEL"
 
-step "6/6 export a SavedModel and run it on a held-out video"
-[ -f tools/exporter_main.py ] || missing tools/exporter_main.py
-[ -f tools/infer_video.py ] || missing tools/infer_video.py
+EXPORT="$WORKSPACE/exported/acrn_tiny"
+step "6/7 export the trained model as a SavedModel in $EXPORT"
+"$PY" tools/exporter_main.py --input_type video_tensor \
+  --pipeline_config_path "$MODEL/pipeline.config" \
+  --trained_checkpoint_dir "$MODEL" --output_directory "$EXPORT"
+
+VIDEO="$DATA/videos/test_00000.mp4"
+INFERENCE="$WORKSPACE/inference/test_00000"
+step "7/7 run the export on a held-out video ($VIDEO)"
+"$PY" tools/infer_video.py --video "$VIDEO" --saved_model_dir "$EXPORT" \
+  --output_dir "$INFERENCE" --keyframes_per_second 2 --min_score 0.3 \
+  --heatmap_frames_dir "$INFERENCE/heatmap_frames"
+
+printf '\nDone. Results:\n'
+echo "   metrics:        $MODEL/eval_job/eval/step_*/frame_ap/metrics.json"
+echo "   SavedModel:     $EXPORT/saved_model (see docs/serving.md)"
+echo "   detections:     $INFERENCE/detections.csv (AVA format), $INFERENCE/tubes.json"
+echo "   rendered video: $INFERENCE/rendered.mp4"
+echo "   heat-map frames: $INFERENCE/heatmap_frames/"
