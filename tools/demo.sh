@@ -37,8 +37,8 @@ step "3/7 read the records back through the input pipeline and check them agains
 "$PY" tools/check_records.py --pipeline_config_path "$CONFIG" \
   --input_path "$RECORDS/train-?????-of-?????.tfrecord" \
   --annotation_csv "$DATA/annotations/train.csv" \
-    --label_map_path "$DATA/annotations/label_map.pbtxt" \
-    --excluded_timestamps_csv "$DATA/annotations/excluded_timestamps.csv"
+  --label_map_path "$DATA/annotations/label_map.pbtxt" \
+  --excluded_timestamps_csv "$DATA/annotations/excluded_timestamps.csv"
 
 MODEL="$WORKSPACE/models/acrn_tiny"
 # The config names paths under workspace/; point them at $WORKSPACE.
