@@ -32,6 +32,7 @@ CONSOLE_SCRIPTS = [
     'acrn-export = acrn_tf_tools.exporter_main:main',
     'acrn-infer-video = acrn_tf_tools.infer_video:main',
 ]
+    'acrn-benchmark = acrn_tf_tools.benchmark:main',
 
 setuptools.setup(
     name='acrn_tf',

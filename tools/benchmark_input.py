@@ -20,8 +20,7 @@ Builds the dataset with `acrn_tf.builders.dataset_builder`, pulls
 
 import os
 import sys
-import time
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 try:
   import acrn_tf  # pylint: disable=unused-import
@@ -31,11 +30,10 @@ except ImportError:
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
-import tensorflow as tf
 
-from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
+from acrn_tf.benchmarks import input_throughput  # pylint: disable=g-import-not-at-top
+from acrn_tf.builders import config_util
 from acrn_tf.builders import dataset_builder
-from acrn_tf.core import standard_fields
 from acrn_tf.protos import input_reader_pb2
 
 _PIPELINE_CONFIG_PATH = flags.DEFINE_string(
@@ -90,50 +88,8 @@ def parse_image_size(text: str) -> Tuple[int, int]:
   return sizes[0], sizes[1]
 
 
-def measure_throughput(dataset: tf.data.Dataset, num_batches: int,
-                       warmup_batches: int = 0) -> Dict[str, float]:
-  """Pulls batches from `dataset` and times them after a warm-up.
-
-  Args:
-    dataset: batched dicts keyed by `InputDataFields` (frames leading).
-    num_batches: batches to time (fewer if the dataset ends first).
-    warmup_batches: batches pulled before the clock starts.
-
-  Returns:
-    num_batches, num_examples, seconds, examples_per_second,
-    batches_per_second and warmup_seconds of the timed part.
-
-  Raises:
-    ValueError: if the dataset ends before any batch could be timed.
-  """
-  iterator = iter(dataset)
-  start = time.perf_counter()
-  for _ in range(warmup_batches):
-    if next(iterator, None) is None:
-      break
-  warmup_seconds = time.perf_counter() - start
-  num_timed = 0
-  num_examples = 0
-  start = time.perf_counter()
-  for _ in range(num_batches):
-    batch = next(iterator, None)
-    if batch is None:
-      break
-    num_timed += 1
-    num_examples += int(batch[standard_fields.InputDataFields.frames].shape[0])
-  seconds = time.perf_counter() - start
-  if num_timed == 0:
-    raise ValueError(f'the dataset ended within the {warmup_batches} warm-up '
-                     f'batches: nothing to time (use fewer warm-up batches or '
-                     f'more records / epochs)')
-  return {
-      'num_batches': num_timed,
-      'num_examples': num_examples,
-      'seconds': seconds,
-      'examples_per_second': num_examples / seconds,
-      'batches_per_second': num_timed / seconds,
-      'warmup_seconds': warmup_seconds,
-  }
+# The timing loop lives in the library, shared with `benchmark.py speed`.
+measure_throughput = input_throughput.measure_throughput
 
 
 def reader_config_from_flags() -> Tuple[input_reader_pb2.InputReader, int]:

@@ -1,0 +1,55 @@
+"""benchmark: the CLI end to end at tiny sizes, as users run it."""
+
+import json
+import os
+import subprocess
+import sys
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+_TOOL = os.path.join(_REPO, 'tools', 'benchmark.py')
+_TINY = ['--conv_channels', '8', '--relation_num_actors', '4',
+         '--relation_map_size', '3x4', '--relation_channels', '8,6,6']
+
+
+def _run_tool(args, cwd):
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  return subprocess.run([sys.executable, _TOOL] + args, cwd=cwd, env=env,
+                        capture_output=True, text=True, timeout=300,
+                        check=False)
+
+
+def test_speed_quick_sections_end_to_end(tmp_path):
+  out = tmp_path / 'perf'
+  result = _run_tool(['speed', '--quick', '--sections=conv_peak,relation',
+                      '--output_dir', str(out)] + _TINY, str(tmp_path))
+  assert result.returncode == 0, result.stderr
+  assert '== Convolution peak ==' in result.stdout
+  assert '== Relation 1x1 stage (g_theta) ==' in result.stdout
+  assert 'Speed-up (no xla): ' in result.stdout
+  assert 'Speed-up (xla): ' in result.stdout
+  assert sorted(os.listdir(out)) == ['conv_peak.png', 'performance.json',
+                                     'performance.md', 'relation.png']
+  report = json.loads((out / 'performance.json').read_text())
+  assert list(report['sections']) == ['conv_peak', 'relation']
+  assert report['options']['quick'] is True
+  assert report['sections']['relation']['data']['map_size'] == [3, 4]
+  markdown = (out / 'performance.md').read_text()
+  assert ('python tools/benchmark.py speed --quick '
+          '--sections=conv_peak,relation') in markdown
+  for name in ('conv_peak.png', 'relation.png'):
+    with open(out / name, 'rb') as f:
+      assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_usage_errors(tmp_path):
+  # Each run imports TensorFlow (seconds): two cases, the dispatcher's and a
+  # flag's.
+  result = _run_tool(['sped'], str(tmp_path))
+  assert result.returncode != 0
+  assert "unknown subcommand 'sped'; expected one of speed" in result.stderr
+  result = _run_tool(['speed', '--sections=conv_peak,flops',
+                      '--relation_map_size', '3by4'], str(tmp_path))
+  assert result.returncode != 0
+  assert '--sections: unknown section(s) flops' in result.stderr
