@@ -31,8 +31,8 @@ CONSOLE_SCRIPTS = [
     'acrn-check-records = acrn_tf_tools.check_records:main',
     'acrn-export = acrn_tf_tools.exporter_main:main',
     'acrn-infer-video = acrn_tf_tools.infer_video:main',
-]
     'acrn-benchmark = acrn_tf_tools.benchmark:main',
+]
 
 setuptools.setup(
     name='acrn_tf',
