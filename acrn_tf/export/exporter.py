@@ -31,6 +31,7 @@ from absl import logging
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
 from acrn_tf.export import serving_inputs
@@ -66,17 +67,10 @@ def resolve_checkpoint(path: str) -> str:
   Raises:
     ExportError: nothing there, naming the path.
   """
-  if os.path.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise ExportError(f'trained_checkpoint_dir {path}: no checkpoint in '
-                        'this directory (expected ckpt-N.index files and a '
-                        '`checkpoint` file written by model_main)')
-    return latest
-  if not tf.io.gfile.exists(path + '.index'):
-    raise ExportError(f'checkpoint {path}: neither a directory nor a '
-                      f'checkpoint prefix ({path}.index does not exist)')
-  return path
+  try:
+    return checkpoint_paths.resolve(path, 'trained_checkpoint_dir')
+  except checkpoint_paths.CheckpointNotFoundError as e:
+    raise ExportError(str(e)) from e
 
 
 def _input_reader(config: pipeline_pb2.TrainEvalPipelineConfig):

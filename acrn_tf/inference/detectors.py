@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields
 from acrn_tf.data import augmentation
 from acrn_tf.data import label_map_util
@@ -418,19 +419,8 @@ class CheckpointDetector(Detector):
 
 
 def _resolve_checkpoint(path: str) -> str:
-  """A checkpoint prefix from a prefix or a directory (its latest).
-
-  `training.checkpoints.resolve` and the exporter's `resolve_checkpoint` do
-  the same but word their errors for fine-tuning and export.
-  """
-  if os.path.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise DetectorError(f'{path}: no checkpoint in this directory '
-                          '(expected a `checkpoint` file and ckpt-N.index '
-                          'files written by model_main)')
-    return latest
-  if not tf.io.gfile.exists(path + '.index'):
-    raise DetectorError(f'checkpoint {path}: neither a directory nor a '
-                        f'checkpoint prefix ({path}.index does not exist)')
-  return path
+  """A checkpoint prefix from a prefix or a directory (its latest)."""
+  try:
+    return checkpoint_paths.resolve(path, 'checkpoint')
+  except checkpoint_paths.CheckpointNotFoundError as e:
+    raise DetectorError(str(e)) from e

@@ -21,6 +21,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from acrn_tf.core import checkpoint_paths
+
 DEFAULT_SCOPE = 'InceptionV1'
 
 # Checkpoint variables no S3D-G backbone or head owns: the Kinetics
@@ -114,15 +116,7 @@ def endpoint_ignore_patterns(endpoints: Sequence[str]) -> Tuple[str, ...]:
 
 def resolve_checkpoint_path(checkpoint_path: str) -> str:
   """The checkpoint prefix of a prefix or a directory; ValueError if none."""
-  if tf.io.gfile.isdir(checkpoint_path):
-    latest = tf.train.latest_checkpoint(checkpoint_path)
-    if latest is None:
-      raise ValueError(f'No checkpoint in directory {checkpoint_path}.')
-    return latest
-  if not tf.io.gfile.exists(checkpoint_path + '.index'):
-    raise ValueError(f'Slim checkpoint {checkpoint_path} not found (no '
-                     f'{checkpoint_path}.index).')
-  return checkpoint_path
+  return checkpoint_paths.resolve(checkpoint_path, 'slim checkpoint')
 
 
 def slim_variable_map(models, scope: str = DEFAULT_SCOPE

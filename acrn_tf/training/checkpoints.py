@@ -15,6 +15,7 @@ from typing import List
 from absl import logging
 import tensorflow as tf
 
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.models import slim_s3dg_checkpoint
 from acrn_tf.protos import train_pb2
 
@@ -41,15 +42,7 @@ def resolve(path: str) -> str:
   Raises:
     ValueError: nothing readable is there.
   """
-  if tf.io.gfile.isdir(path):
-    latest = tf.train.latest_checkpoint(path)
-    if latest is None:
-      raise ValueError(f'fine_tune_checkpoint: no checkpoint in directory '
-                       f'{path}')
-    return latest
-  if not tf.io.gfile.exists(path + '.index'):
-    raise ValueError(f'fine_tune_checkpoint: {path}.index does not exist')
-  return path
+  return checkpoint_paths.resolve(path, 'fine_tune_checkpoint')
 
 
 def _names(variables) -> List[str]:

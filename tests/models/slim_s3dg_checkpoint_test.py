@@ -203,11 +203,11 @@ def test_scope_and_directory(tmp_path):
 
 
 def test_bad_inputs_are_refused(tmp_path):
-  with pytest.raises(ValueError, match='not found'):
+  with pytest.raises(ValueError, match='none.ckpt.index does not exist'):
     loader.load_slim_s3dg_checkpoint(str(tmp_path / 'none.ckpt'), [])
   empty = tmp_path / 'empty'
   os.makedirs(empty)
-  with pytest.raises(ValueError, match='No checkpoint in directory'):
+  with pytest.raises(ValueError, match='no checkpoint in this directory'):
     loader.load_slim_s3dg_checkpoint(str(empty), [])
   path = fx.write_checkpoint(str(tmp_path / 'x.ckpt'),
                              {'a': np.zeros(1, np.float32)})
