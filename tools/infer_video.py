@@ -76,6 +76,10 @@ _MAX_FRAMES = flags.DEFINE_integer(
 _MIN_SCORE = flags.DEFINE_float(
     'min_score', rendering.DEFAULT_MIN_SCORE, 'Draw detections scoring at '
     'least this in rendered.mp4 (the csv and tubes keep all).')
+_RENDER_SHORTER_SIDE = flags.DEFINE_integer(
+    'render_shorter_side', 360, 'Enlarge smaller frames to this shorter '
+    'side in rendered.mp4 and the PNGs, so labels stay readable (0: the '
+    'video\'s size).', lower_bound=0)
 _HEATMAP_FRAMES_DIR = flags.DEFINE_string(
     'heatmap_frames_dir', None, 'Also save each rendered keyframe (boxes '
     'and relation heat maps) as a PNG here.')
@@ -171,6 +175,7 @@ def run(argv) -> video_inference.InferenceSummary:
       keyframes_per_second=_KEYFRAMES_PER_SECOND.value,
       start_seconds=_START.value, end_seconds=_END.value,
       max_frames=_MAX_FRAMES.value, min_score=_MIN_SCORE.value,
+      render_shorter_side=_RENDER_SHORTER_SIDE.value,
       heatmap_frames_dir=_HEATMAP_FRAMES_DIR.value)
   summary = video_inference.run_inference(detector, _VIDEO.value, options,
                                           progress=_ProgressPrinter())

@@ -79,7 +79,8 @@ def render_frame(frame: np.ndarray,
                  detections: Optional[Mapping[str, np.ndarray]],
                  label_map: Mapping[int, str],
                  min_score: float = DEFAULT_MIN_SCORE,
-                 heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA) -> np.ndarray:
+                 heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA,
+                 min_shorter_side: int = 0) -> np.ndarray:
   """A copy of the frame with the detections and their heat maps drawn.
 
   Args:
@@ -90,11 +91,14 @@ def render_frame(frame: np.ndarray,
       multiclass score columns).
     min_score: detections whose top score is lower are not drawn.
     heatmap_alpha: weight of the heat map colours in the blend.
+    min_shorter_side: a smaller frame is first enlarged (bilinear, aspect
+      kept) so its shorter side has this many pixels, so that labels stay
+      readable on low-resolution video; 0 keeps the size.
 
   Returns:
-    uint8 RGB `[height, width, 3]`.
+    uint8 RGB `[height', width', 3]`: the frame's size, or the enlarged one.
   """
-  frame = np.asarray(frame)
+  frame = enlarge_to_shorter_side(np.asarray(frame), min_shorter_side)
   if detections is None:
     return frame.copy()
   scores = np.asarray(detections[_det.detection_scores]).reshape(-1)
@@ -114,6 +118,17 @@ def render_frame(frame: np.ndarray,
         box_label(i, detections, label_ids, label_map, min_score),
         color=class_color(label_id))
   return frame
+
+
+def enlarge_to_shorter_side(frame: np.ndarray,
+                            min_shorter_side: int) -> np.ndarray:
+  """`frame` enlarged so its shorter side is `min_shorter_side` (if below)."""
+  height, width = frame.shape[:2]
+  if min_shorter_side <= 0 or min(height, width) >= min_shorter_side:
+    return frame
+  scale = min_shorter_side / min(height, width)
+  size = (int(round(width * scale)), int(round(height * scale)))
+  return cv2.resize(frame, size, interpolation=cv2.INTER_LINEAR)
 
 
 def write_png(path: str, frame: np.ndarray) -> None:
@@ -139,7 +154,8 @@ class VideoRenderer:
                min_score: float = DEFAULT_MIN_SCORE,
                heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA,
                keyframes_dir: Optional[str] = None,
-               keyframe_name_prefix: str = 'keyframe'):
+               keyframe_name_prefix: str = 'keyframe',
+               min_shorter_side: int = 0):
     """Prepares the writer (opened on the first frame, which gives the size).
 
     Args:
@@ -153,6 +169,7 @@ class VideoRenderer:
       keyframes_dir: if set, each rendered keyframe is also saved there as
         `<prefix>_<frame:06d>.png` (created if needed).
       keyframe_name_prefix: the PNG names' prefix.
+      min_shorter_side: see `render_frame`.
     """
     self._path = path
     self._fps = float(fps)
@@ -162,6 +179,7 @@ class VideoRenderer:
     self._heatmap_alpha = heatmap_alpha
     self._keyframes_dir = keyframes_dir
     self._prefix = keyframe_name_prefix
+    self._min_shorter_side = min_shorter_side
     self._detections: Dict[int, Mapping[str, np.ndarray]] = {}
     self._pending = collections.deque()  # (frame_number, frame), in order.
     self._writer = None
@@ -221,7 +239,8 @@ class VideoRenderer:
       return
     detections = None if keyframe is None else self._detections[keyframe]
     rendered = render_frame(frame, detections, self._label_map,
-                            self._min_score, self._heatmap_alpha)
+                            self._min_score, self._heatmap_alpha,
+                            self._min_shorter_side)
     if self._path:
       if self._writer is None:
         self._open(rendered.shape[0], rendered.shape[1])

@@ -43,6 +43,8 @@ class InferenceOptions:
     start_seconds, end_seconds, max_frames: the range to process (see
       `video_stream.StreamOptions`).
     min_score: the least score of a detection drawn in the video.
+    render_shorter_side: rendered frames smaller than this are enlarged
+      to it (0: the video's size).
     heatmap_frames_dir: if set, the rendered keyframes are saved there as
       PNGs.
     render_video: write rendered.mp4.
@@ -58,6 +60,7 @@ class InferenceOptions:
   end_seconds: Optional[float] = None
   max_frames: Optional[int] = None
   min_score: float = rendering.DEFAULT_MIN_SCORE
+  render_shorter_side: int = 0
   heatmap_frames_dir: Optional[str] = None
   render_video: bool = True
   max_rows_per_keyframe: int = outputs.MAX_ROWS_PER_KEYFRAME
@@ -207,7 +210,8 @@ def run_inference(detector: detectors.Detector, video_path: str,
         video_out, reader.info.fps, stream.plan.keyframe_numbers,
         detector.label_map, min_score=options.min_score,
         keyframes_dir=options.heatmap_frames_dir,
-        keyframe_name_prefix=video_id)
+        keyframe_name_prefix=video_id,
+        min_shorter_side=options.render_shorter_side)
     with renderer:
       for event in stream:
         if isinstance(event, video_stream.FrameEvent):

@@ -57,6 +57,20 @@ def test_render_frame_draws_shown_detections_only():
   assert np.array_equal(rendering.render_frame(frame, None, LABELS), frame)
 
 
+def test_small_frames_are_enlarged_before_drawing():
+  frame = _frame()
+  drawn = rendering.render_frame(frame, _detections(with_heatmaps=False),
+                                 LABELS, min_score=0.5, min_shorter_side=96)
+  assert drawn.shape == (96, 128, 3)  # 48 x 64 scaled by 2, aspect kept
+  expected = heatmaps.draw_box_with_label(
+      np.full((96, 128, 3), 100, np.uint8), [0.25, 0.25, 0.75, 0.5],
+      'catch 0.90, throw 0.60', color=rendering.class_color(1))
+  np.testing.assert_array_equal(drawn, expected)
+  # Large enough already: unchanged size.
+  assert rendering.render_frame(frame, None, LABELS,
+                                min_shorter_side=48).shape == frame.shape
+
+
 def test_render_frame_blends_the_shown_detections_heat_maps():
   frame = _frame()
   drawn = rendering.render_frame(frame, _detections(), LABELS,

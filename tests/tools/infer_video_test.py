@@ -43,11 +43,16 @@ def _run_tool():
   _FLAGS.unparse_flags()
 
 
-def _read_back_frame_count(path):
+def _read_back_frame_count(path, shape=None):
+  """Frames in the video at `path`; each must have `shape` if given."""
   capture = cv2.VideoCapture(path)
   assert capture.isOpened()
   count = 0
-  while capture.read()[0]:
+  while True:
+    ok, frame = capture.read()
+    if not ok:
+      break
+    assert shape is None or frame.shape == shape, frame.shape
     count += 1
   capture.release()
   return count
@@ -79,7 +84,9 @@ def test_saved_model_end_to_end(run_tool, export_dir, video, tmp_path,
       ('catch', 0.9), ('idle', 0.7), ('pass', 0.6), ('catch', 0.1),
       ('throw', 0.05)]
   assert all([f['frame'] for f in t['frames']] == [0, 10, 20] for t in tubes)
-  assert _read_back_frame_count(str(out / 'rendered.mp4')) == fx.NUM_FRAMES
+  # 48 x 64 frames enlarged to the default shorter side of 360.
+  assert _read_back_frame_count(str(out / 'rendered.mp4'),
+                                shape=(360, 480, 3)) == fx.NUM_FRAMES
   assert sorted(os.listdir(tmp_path / 'pngs')) == [
       'ball_000000.png', 'ball_000010.png', 'ball_000020.png']
   captured = capsys.readouterr()
