@@ -12,6 +12,7 @@ import textwrap
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from acrn_tf.builders import config_util
 from acrn_tf.core import standard_fields as fields
@@ -40,9 +41,8 @@ _CHILD = textwrap.dedent("""
 """)
 
 
-def _config(label_map_path, relation='acrn'):
-  path = os.path.join(REPO, 'configs', 'synthetic',
-                      f'{"acrn" if relation == "acrn" else "base"}_tiny.config')
+def _config(label_map_path):
+  path = os.path.join(REPO, 'configs', 'synthetic', 'acrn_tiny.config')
   overrides = [f'train_input_reader.label_map_path={label_map_path}',
                f'eval_input_reader.label_map_path={label_map_path}']
   for reader in ('train_input_reader', 'eval_input_reader'):
@@ -73,6 +73,14 @@ def exported(tmp_path_factory):
       serving_inputs.VIDEO_TENSOR, config, str(root / 'model_dir'),
       str(root / 'exported'), max_image_size=256)
   return root, config, model, result
+
+
+@pytest.fixture(scope='module')
+def serve(exported):
+  """The export's serving function, loaded once for the tests below."""
+  loaded = tf.saved_model.load(exported[3].saved_model_dir)
+  yield loaded.signatures[exporter.SIGNATURE_KEY]
+  del loaded  # kept alive while the function is in use
 
 
 def _clip(seed=0, frames=FRAMES, height=HEIGHT, width=WIDTH):
@@ -128,10 +136,7 @@ def test_fresh_process_gives_the_in_process_detections(exported, tmp_path):
   assert not heatmaps[0, num:].any()
 
 
-def test_larger_frames_are_resized_in_the_graph(exported):
-  _, _, model, result = exported
-  serve = tf.saved_model.load(result.saved_model_dir).signatures[
-      exporter.SIGNATURE_KEY]
+def test_larger_frames_are_resized_in_the_graph(serve):
   clip = _clip(seed=1)
   # Each pixel repeated 2 x 2: halving it bilinearly (half-pixel centres)
   # samples between two equal pixels, so the graph gives back `clip` exactly.
@@ -141,7 +146,6 @@ def test_larger_frames_are_resized_in_the_graph(exported):
   for key, value in direct.items():
     np.testing.assert_allclose(from_large[key].numpy(), value.numpy(),
                                atol=1e-5, err_msg=key)
-  del model
 
 
 @pytest.mark.parametrize('shape, message', [
@@ -152,17 +156,13 @@ def test_larger_frames_are_resized_in_the_graph(exported):
     ((1, FRAMES, HEIGHT, WIDTH, 4), 'expected 3 (RGB) channels'),
     ((1, FRAMES, 300, WIDTH, 3), 'larger than the exported maximum of 256'),
 ])
-def test_bad_input_names_what_was_expected(exported, shape, message):
-  serve = tf.saved_model.load(exported[3].saved_model_dir).signatures[
-      exporter.SIGNATURE_KEY]
+def test_bad_input_names_what_was_expected(serve, shape, message):
   with pytest.raises(tf.errors.InvalidArgumentError) as error:
     serve(input_tensor=tf.zeros(shape, tf.uint8))
   assert message in str(error.value)
 
 
-def test_wrong_dtype_is_refused_by_the_signature(exported):
-  serve = tf.saved_model.load(exported[3].saved_model_dir).signatures[
-      exporter.SIGNATURE_KEY]
+def test_wrong_dtype_is_refused_by_the_signature(serve):
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match='expected to be a uint8 tensor but is a float'):
     serve(input_tensor=tf.zeros((1, FRAMES, HEIGHT, WIDTH, 3), tf.float32))
@@ -182,12 +182,15 @@ def test_missing_checkpoint_is_refused(exported, tmp_path):
 
 
 def test_checkpoint_of_another_model_is_refused(exported, tmp_path):
-  root, _, _, _ = exported
-  base_config = _config(str(root / 'label_map.pbtxt'), relation='none')
-  # The Base-Model's checkpoint lacks the relation module's variables.
-  _write_checkpoint(base_config, str(tmp_path / 'base_dir'))
-  acrn_config = _config(str(root / 'label_map.pbtxt'))
+  _, config, _, _ = exported
+  # A checkpoint with a `model` that has other variables (as a Base-Model's
+  # lacks the relation module's).
+  other = tf_keras.Sequential([tf_keras.layers.Dense(3)])
+  other(tf.zeros([1, 2]))
+  tf.train.CheckpointManager(tf.train.Checkpoint(model=other),
+                             str(tmp_path / 'other'), max_to_keep=1).save()
   with pytest.raises(exporter.ExportError, match='does not hold this model'):
-    exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR, acrn_config,
-                                    str(tmp_path / 'base_dir'),
+    exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR, config,
+                                    str(tmp_path / 'other'),
                                     str(tmp_path / 'out'))
+  assert not os.path.exists(tmp_path / 'out')
