@@ -9,7 +9,7 @@ from absl import flags
 import pytest
 
 from tests.data import sequence_example_fixtures as sx
-from tools import check_records as tool
+from tests.tools import tool_import
 
 _FLAGS = flags.FLAGS
 
@@ -50,6 +50,8 @@ def _dataset(tmp_path):
 
 @pytest.fixture(name='main')
 def _main():
+  tool = tool_import.fresh('check_records')
+
   def main(args):
     _FLAGS.unparse_flags()  # flags of an earlier call go back to defaults
     _FLAGS(['check_records'] + args)

@@ -19,7 +19,7 @@ from acrn_tf.data import conversion
 from acrn_tf.data import jhmdb
 from acrn_tf.data import label_map_util
 from tests.data import conversion_fixtures as fx
-from tools import create_jhmdb_tf_record as tool
+from tests.tools import tool_import
 
 _keys = standard_fields.SequenceExampleKeys
 _FLAGS = flags.FLAGS
@@ -93,6 +93,8 @@ def _write_gt_pkl(root):
 
 @pytest.fixture(name='run_tool')
 def _run_tool():
+  tool = tool_import.fresh('create_jhmdb_tf_record')
+
   def run(args, main=False):
     _FLAGS.unparse_flags()  # flags of an earlier call go back to defaults
     argv = ['create_jhmdb_tf_record']

@@ -17,7 +17,7 @@ from acrn_tf.data import label_map_util
 from acrn_tf.training import train_lib
 from acrn_tf.builders import config_util
 from tests.data import sequence_example_fixtures as sx
-from tools import exporter_main as tool
+from tests.tools import tool_import
 
 _FLAGS = flags.FLAGS
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -27,6 +27,8 @@ BASE_CONFIG = os.path.join(REPO, 'configs', 'synthetic', 'base_tiny.config')
 
 @pytest.fixture(name='main')
 def _main():
+  tool = tool_import.fresh('exporter_main')
+
   def main(args):
     _FLAGS.unparse_flags()
     _FLAGS(['exporter_main'] + args)

@@ -16,7 +16,7 @@ import pytest
 
 from acrn_tf.inference import video_inference
 from tests.inference import inference_fixtures as fx
-from tools import infer_video as tool
+from tests.tools import tool_import
 
 _FLAGS = flags.FLAGS
 
@@ -33,6 +33,8 @@ def video(tmp_path_factory):
 
 @pytest.fixture(name='run_tool')
 def _run_tool():
+  tool = tool_import.fresh('infer_video')
+
   def run(args, main=False):
     _FLAGS.unparse_flags()  # flags of an earlier call go back to defaults
     argv = ['infer_video']
@@ -167,5 +169,6 @@ def test_bad_input_exits_1_with_one_line(run_tool, export_dir, tmp_path,
 
 
 def test_format_progress():
+  tool = tool_import.fresh('infer_video')
   line = tool.format_progress(video_inference.InferenceProgress(3, 12, 65.0))
   assert line == 'keyframes 3/12 (25%), 1:05 elapsed, 3:15 left'
