@@ -4,8 +4,14 @@ preprocess -> predict -> loss | postprocess, each callable alone, tensor dicts
 keyed by `acrn_tf.core.standard_fields`. The model wires parts and holds none
 of their logic: S3D-G features and temporal flattening
 (`models.video_feature_extractor`), the keyframe actor RPN
-(`models.keyframe_actor_detector`), Model Garden's ROI sampler and aligner,
-the actor head (`action_head`), a classifier and a box regressor.
+(`models.keyframe_actor_detector`), the seeded ROI sampler (`roi_sampler`),
+Model Garden's ROI aligner, the actor head (`action_head`), a classifier and
+a box regressor.
+
+Randomness in training (ROI sampling, RPN anchor sampling, dropout) is
+stateless: it is drawn from the `seed` given to `predict` (the trainer passes
+(train_config.seed, global step)), so a job resumed from a checkpoint trains
+exactly as the job that was never stopped.
 
 Extension points for relation modules (`ACRNMetaArch` overrides them):
   * `_head_inputs`: may replace each actor's crop before the head.
@@ -20,11 +26,12 @@ import tensorflow as tf
 import tf_keras
 from official.vision.losses import maskrcnn_losses
 from official.vision.modeling.layers import roi_aligner
-from official.vision.modeling.layers import roi_sampler
 from official.vision.ops import box_ops
 
 from acrn_tf.core import standard_fields as fields
+from acrn_tf.core import stateless_sampling
 from acrn_tf.meta_architectures import action_head
+from acrn_tf.meta_architectures import roi_sampler as roi_sampler_lib
 from acrn_tf.relation import relation_module
 
 MULTI_LABEL = 'multi_label'
@@ -36,6 +43,12 @@ CLASS_TARGETS = 'class_targets'
 FOREGROUND = 'foreground'
 BOX_TARGETS = 'box_targets'
 RPN_OUTPUTS = 'rpn_outputs'
+# The stateless seed of the training step (int64 [2]), kept for `loss`.
+SAMPLING_SEED = 'sampling_seed'
+# Independent random streams folded into the step seed.
+_ROI_SAMPLING_STREAM = 1
+_RPN_SAMPLING_STREAM = 2
+_DROPOUT_STREAM = 3
 
 
 class VideoFasterRCNN(tf_keras.Model):
@@ -74,10 +87,11 @@ class VideoFasterRCNN(tf_keras.Model):
       roi_crop_size: ROI-align output size on F.
       num_sampled_rois, foreground_fraction, foreground_iou_threshold,
         background_iou_high_threshold, background_iou_low_threshold,
-        mix_groundtruth_boxes: ROI sampling for training (Model Garden's
-        `ROISampler`).
+        mix_groundtruth_boxes: ROI sampling for training
+        (`roi_sampler.SeededROISampler`).
       box_regression: predict class-agnostic box offsets.
-      dropout_keep_probability: dropout before the classifier.
+      dropout_keep_probability: dropout before the classifier (stateless,
+        drawn from the training step's seed).
       loss_weights: weights by `LossFields` name (default 1 each).
       max_detections, score_threshold, nms_iou_threshold: postprocess.
       use_xla: compile the train and inference functions with XLA.
@@ -98,7 +112,7 @@ class VideoFasterRCNN(tf_keras.Model):
     self._nms_iou_threshold = nms_iou_threshold
     self._use_xla = use_xla
     self._loss_weights = dict(loss_weights or {})
-    self.roi_sampler = roi_sampler.ROISampler(
+    self.roi_sampler = roi_sampler_lib.SeededROISampler(
         mix_gt_boxes=mix_groundtruth_boxes,
         num_sampled_rois=num_sampled_rois,
         foreground_fraction=foreground_fraction,
@@ -108,7 +122,7 @@ class VideoFasterRCNN(tf_keras.Model):
     self.roi_aligner = roi_aligner.MultilevelROIAligner(
         crop_size=roi_crop_size, sample_offset=0.5)
     num_logits = num_classes + (1 if label_mode == SINGLE_LABEL else 0)
-    self.dropout = tf_keras.layers.Dropout(1.0 - dropout_keep_probability)
+    self._dropout_rate = 1.0 - dropout_keep_probability
     self.classifier = tf_keras.layers.Dense(
         num_logits, name='classifier',
         kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.01))
@@ -169,7 +183,8 @@ class VideoFasterRCNN(tf_keras.Model):
 
   def predict(self, preprocessed: Mapping[str, tf.Tensor],
               training: bool = False,
-              groundtruth: Optional[Mapping[str, tf.Tensor]] = None
+              groundtruth: Optional[Mapping[str, tf.Tensor]] = None,
+              seed: Optional[tf.Tensor] = None
               ) -> Dict[str, tf.Tensor]:
     """Runs the detector and the action head.
 
@@ -179,10 +194,15 @@ class VideoFasterRCNN(tf_keras.Model):
       groundtruth: dict with InputDataFields.groundtruth_boxes [B, M, 4]
         normalised, .groundtruth_classes [B, M, C] multi-hot and
         .groundtruth_valid [B, M]; required when training.
+      seed: int32/int64 [2] stateless seed of the training step's random
+        draws (ROI and RPN anchor sampling, dropout); the trainer passes
+        (train_config.seed, global step). Default
+        `stateless_sampling.DEFAULT_SEED`. Unused in inference.
 
     Returns:
-      A dict keyed by PredictionFields (plus the RPN outputs for `loss`).
-      proposal_boxes are absolute pixels of the detector's image.
+      A dict keyed by PredictionFields (plus the RPN outputs and, in
+      training, the seed for `loss`). proposal_boxes are absolute pixels of
+      the detector's image.
     """
     rgb = preprocessed.get(fields.InputDataFields.frames)
     flow = preprocessed.get(fields.InputDataFields.flow)
@@ -204,7 +224,11 @@ class VideoFasterRCNN(tf_keras.Model):
     if training:
       if groundtruth is None:
         raise ValueError('predict(training=True) needs the groundtruth dict')
-      rois, targets = self._sample_rois(rois, groundtruth)
+      seed = stateless_sampling.as_seed(seed, 'predict seed')
+      predictions[SAMPLING_SEED] = seed
+      rois, targets = self._sample_rois(
+          rois, groundtruth,
+          stateless_sampling.fold_in(seed, _ROI_SAMPLING_STREAM))
       predictions[_SAMPLED] = targets
     height, width = self.actor_detector.image_size
     rois_normalized = box_ops.normalize_boxes(rois, [height, width])
@@ -222,7 +246,10 @@ class VideoFasterRCNN(tf_keras.Model):
     if relation.relation_features is not None:
       classifier_inputs = tf.concat(
           [actor_features, relation.relation_features], axis=-1)
-    classifier_inputs = self.dropout(classifier_inputs, training=training)
+    if training and self._dropout_rate > 0.0:
+      classifier_inputs = tf.nn.experimental.stateless_dropout(
+          classifier_inputs, rate=self._dropout_rate,
+          seed=stateless_sampling.fold_in(seed, _DROPOUT_STREAM))
     predictions.update({
         fields.PredictionFields.proposal_boxes: rois,
         fields.PredictionFields.num_proposals: tf.fill(
@@ -256,14 +283,12 @@ class VideoFasterRCNN(tf_keras.Model):
                     tf.bool)
     return boxes, valid
 
-  def _sample_rois(self, rois, groundtruth):
+  def _sample_rois(self, rois, groundtruth, seed):
     """Samples ROIs and gives each its multi-hot labels and box targets."""
     gt_boxes, valid = self._groundtruth_absolute(groundtruth)
-    gt_boxes = tf.where(valid[..., tf.newaxis], gt_boxes, -1.0)
-    gt_ids = tf.where(valid, 1, -1)
-    rois, matched_boxes, matched_ids, matched_indices = self.roi_sampler(
-        tf.stop_gradient(rois), gt_boxes, gt_ids)
-    foreground = matched_ids > 0
+    rois, matched_boxes, matched_indices = self.roi_sampler(
+        tf.stop_gradient(rois), gt_boxes, valid, seed=seed)
+    foreground = matched_indices >= 0
     gt_classes = tf.cast(
         groundtruth[fields.InputDataFields.groundtruth_classes], tf.float32)
     class_targets = tf.gather(gt_classes, tf.maximum(matched_indices, 0),
@@ -280,10 +305,18 @@ class VideoFasterRCNN(tf_keras.Model):
 
   def loss(self, predictions: Mapping[str, tf.Tensor],
            groundtruth: Mapping[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
-    """Loss terms keyed by LossFields, weighted, and their total."""
+    """Loss terms keyed by LossFields, weighted, and their total.
+
+    Args:
+      predictions: `predict(training=True)` output; its seed also draws the
+        RPN's anchor minibatch.
+      groundtruth: the ground truth dict given to `predict`.
+    """
     gt_boxes, valid = self._groundtruth_absolute(groundtruth)
+    seed = stateless_sampling.as_seed(predictions.get(SAMPLING_SEED))
     objectness, rpn_localization = self.actor_detector.losses(
-        predictions[RPN_OUTPUTS], gt_boxes, valid)
+        predictions[RPN_OUTPUTS], gt_boxes, valid,
+        seed=stateless_sampling.fold_in(seed, _RPN_SAMPLING_STREAM))
     targets = predictions[_SAMPLED]
     logits = predictions[fields.PredictionFields.class_logits]
     class_targets = targets[CLASS_TARGETS]

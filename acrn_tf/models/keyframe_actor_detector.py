@@ -3,10 +3,14 @@
 Paper 3.1: actors are localised on the keyframe by an RPN on a 2D ResNet
 (ResNet-50 in the paper). Everything here is Model Garden's
 (`official.vision`): the ResNet backbone, the anchors, the RPN head, the
-multilevel ROI generator, the RPN anchor labeler and the RPN losses. This
-module wires them and computes the RPN training targets inside the model
-(per image, from padded ground truth), so the input pipeline stays
-model-agnostic.
+multilevel ROI generator, the RPN anchor matching and box encoding, and the
+RPN losses. This module wires them and computes the RPN training targets
+inside the model (per image, from padded ground truth), so the input
+pipeline stays model-agnostic. The anchor minibatch of the objectness loss
+is drawn with `acrn_tf.core.stateless_sampling` from an explicit seed
+rather than by Model Garden's labeler, whose shuffle is stateful (a job
+resumed from a checkpoint would draw other anchors than the uninterrupted
+job).
 
 Boxes inside the detector are absolute pixels of the detector's input image,
 `[ymin, xmin, ymax, xmax]`.
@@ -23,9 +27,25 @@ from official.vision.modeling.heads import dense_prediction_heads
 from official.vision.modeling.layers import roi_generator
 from official.vision.ops import anchor
 
+from acrn_tf.core import stateless_sampling
+
 # ImageNet statistics Model Garden's ResNets are trained with (0..255 scale).
 _MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
 _STDDEV_RGB = (0.229 * 255, 0.224 * 255, 0.225 * 255)
+
+
+class _UnsampledRpnAnchorLabeler(anchor.RpnAnchorLabeler):
+  """Model Garden's RPN labeler without its (stateful) anchor subsampling.
+
+  Score targets are 1 for every positive anchor, 0 for every negative one
+  and -1 for ignored ones; `KeyframeActorDetector.targets` subsamples them
+  from a seed.
+  """
+
+  def _get_rpn_samples(self, match_results):
+    labels = tf.where(match_results > -1, 1,
+                      tf.where(match_results > -2, 0, -1))
+    return tf.cast(labels, tf.int32), None, None
 
 
 class KeyframeActorDetector(tf_keras.layers.Layer):
@@ -124,7 +144,7 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
         min_level=min_level, max_level=max_level, num_scales=num_scales,
         aspect_ratios=list(aspect_ratios), anchor_size=anchor_size,
         image_size=(height, width)).multilevel_boxes
-    self._labeler = anchor.RpnAnchorLabeler(
+    self._labeler = _UnsampledRpnAnchorLabeler(
         match_threshold=rpn_foreground_iou_threshold,
         unmatched_threshold=rpn_background_iou_threshold,
         rpn_batch_size_per_im=rpn_batch_size_per_image,
@@ -186,17 +206,27 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
         'proposal_scores': tf.stop_gradient(scores),
     }
 
-  def targets(self, gt_boxes: tf.Tensor, gt_valid: tf.Tensor):
+  def targets(self, gt_boxes: tf.Tensor, gt_valid: tf.Tensor,
+              seed: Optional[tf.Tensor] = None):
     """RPN training targets for a batch.
+
+    Anchors are matched to the ground truth by Model Garden's labeler (IoU
+    >= rpn_foreground_iou_threshold positive, < rpn_background_iou_threshold
+    negative, each box's best anchor positive); then per image
+    `rpn_batch_size_per_image` anchors, at most `rpn_positive_fraction`
+    positive, are drawn from `seed`; the rest are ignored.
 
     Args:
       gt_boxes: float32 [batch, max_boxes, 4] absolute pixels of the
         detector's image.
       gt_valid: bool [batch, max_boxes].
+      seed: int32/int64 [2] stateless seed of the anchor sampling (default
+        `stateless_sampling.DEFAULT_SEED`).
 
     Returns:
       (score_targets, box_targets): dicts level -> [batch, h_l, w_l, A] int32
-      (1 positive, 0 negative, -1 ignored) and [batch, h_l, w_l, 4A].
+      (1 positive, 0 negative, -1 ignored or not sampled) and
+      [batch, h_l, w_l, 4A].
     """
     levels = sorted(self._anchor_boxes, key=int)
 
@@ -217,12 +247,45 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
               for level in levels))
     scores, boxes = tf.map_fn(label_one, (gt_boxes, gt_valid),
                               fn_output_signature=signature)
+    scores = self._sample_anchors(scores, seed)
     return (collections.OrderedDict(zip(levels, scores)),
             collections.OrderedDict(zip(levels, boxes)))
 
-  def losses(self, outputs, gt_boxes, gt_valid):
-    """Returns (objectness loss, box loss) of the RPN outputs."""
-    score_targets, box_targets = self.targets(gt_boxes, gt_valid)
+  def _sample_anchors(self, scores, seed):
+    """Keeps a seeded balanced minibatch of each image's labelled anchors.
+
+    Args:
+      scores: per level, int32 [batch, h_l, w_l, A] (1, 0 or -1).
+      seed: stateless seed or None.
+
+    Returns:
+      The same tensors with unsampled anchors set to -1.
+    """
+    shapes = [level_scores.shape[1:] for level_scores in scores]
+    sizes = [shape.num_elements() for shape in shapes]
+    flat = tf.concat([tf.reshape(level_scores, [-1, size])
+                      for level_scores, size in zip(scores, sizes)], axis=1)
+    sampled = stateless_sampling.balanced_sample(
+        candidates=flat >= 0, positives=flat > 0,
+        num_samples=self._config_dict['rpn_batch_size_per_image'],
+        positive_fraction=self._config_dict['rpn_positive_fraction'],
+        seed=stateless_sampling.as_seed(seed, 'RPN sampling seed'))
+    flat = tf.where(sampled, flat, -1)
+    return tuple(tf.reshape(level_scores, [-1] + shape.as_list())
+                 for level_scores, shape in zip(tf.split(flat, sizes, axis=1),
+                                                shapes))
+
+  def losses(self, outputs, gt_boxes, gt_valid,
+             seed: Optional[tf.Tensor] = None):
+    """Returns (objectness loss, box loss) of the RPN outputs.
+
+    Args:
+      outputs: `call` output.
+      gt_boxes: float32 [batch, max_boxes, 4] absolute.
+      gt_valid: bool [batch, max_boxes].
+      seed: stateless seed of the anchor sampling (see `targets`).
+    """
+    score_targets, box_targets = self.targets(gt_boxes, gt_valid, seed)
     objectness = self._score_loss(outputs['rpn_scores'], score_targets)
     localization = self._box_loss(outputs['rpn_boxes'], box_targets)
     return objectness, localization

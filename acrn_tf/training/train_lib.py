@@ -171,7 +171,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
     trainer = trainer_lib.DetectionTrainer(
         model, optimizer, iterator, strategy, batch_size,
         gradient_clipping_by_norm=train_config.gradient_clipping_by_norm,
-        total_steps=train_config.num_steps)
+        total_steps=train_config.num_steps, seed=train_config.seed)
     trainer.build_metrics(
         [fields.LossFields.rpn_objectness, fields.LossFields.rpn_localization,
          fields.LossFields.classification, fields.LossFields.localization,

@@ -3,11 +3,15 @@
 Each replica runs preprocess -> predict (ROIs sampled against the ground
 truth) -> loss on its part of the global batch, scales the total loss by the
 number of replicas (the optimizer sums the replicas' gradients), clips the
-gradients' global norm and applies them. Every loss term, the gradient norm
-before clipping and the learning rate are averaged over the loop and
-returned by `train_loop_end`, which orbit's Controller writes to TensorBoard;
-a loop whose loss is not finite raises `NonFiniteLossError` before the
-Controller saves anything, so the last checkpoint stays the last good one.
+gradients' global norm and applies them. The step's random draws (ROI and
+anchor sampling, dropout) come from the stateless seed (seed, global step)
+(folded with the replica id when there are several), so a job resumed from
+a checkpoint repeats exactly the steps of a job that was never stopped.
+Every loss term, the gradient norm before clipping and the learning rate are
+averaged over the loop and returned by `train_loop_end`, which orbit's
+Controller writes to TensorBoard; a loop whose loss is not finite raises
+`NonFiniteLossError` before the Controller saves anything, so the last
+checkpoint stays the last good one.
 """
 
 import time
@@ -20,6 +24,7 @@ import tensorflow as tf
 import tf_keras
 
 from acrn_tf.core import standard_fields as fields
+from acrn_tf.core import stateless_sampling
 
 GRADIENT_NORM = 'gradient_norm'
 LEARNING_RATE = 'learning_rate'
@@ -40,7 +45,8 @@ class DetectionTrainer(orbit.StandardTrainer):
                strategy: tf.distribute.Strategy,
                global_batch_size: int,
                gradient_clipping_by_norm: float = 0.0,
-               total_steps: Optional[int] = None):
+               total_steps: Optional[int] = None,
+               seed: int = 0):
     """Initialises the trainer.
 
     Args:
@@ -53,6 +59,8 @@ class DetectionTrainer(orbit.StandardTrainer):
       gradient_clipping_by_norm: clip each replica's gradients to this
         global norm (0: no clipping).
       total_steps: the step training ends at, for the time-left estimate.
+      seed: the run's seed (train_config.seed); step k's random draws use
+        the stateless seed [seed, k].
     """
     self._model = model
     self._optimizer = optimizer
@@ -60,6 +68,7 @@ class DetectionTrainer(orbit.StandardTrainer):
     self._global_batch_size = global_batch_size
     self._clip_norm = gradient_clipping_by_norm
     self._total_steps = total_steps
+    self._seed = int(seed)
     with strategy.scope():
       self._means = {}
     self._loop_start = None
@@ -95,14 +104,20 @@ class DetectionTrainer(orbit.StandardTrainer):
     num_replicas = self._strategy.num_replicas_in_sync
     clip_norm = self._clip_norm
     means = self._means
+    run_seed = self._seed
+    global_step = self.global_step
 
     # Plain TensorFlow code: AutoGraph conversion would only add tracing
     # time (it more than doubles it for this model).
     @tf.autograph.experimental.do_not_convert
     def step_fn(batch):
+      seed = step_seed(run_seed, global_step)
+      if num_replicas > 1:
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        seed = stateless_sampling.fold_in(seed, replica)
       with tf.GradientTape() as tape:
         predictions = model.predict(model.preprocess(batch), training=True,
-                                    groundtruth=batch)
+                                    groundtruth=batch, seed=seed)
         losses = model.loss(predictions, batch)
         scaled = losses[fields.LossFields.total] / num_replicas
       variables = model.trainable_variables
@@ -153,6 +168,18 @@ class DetectionTrainer(orbit.StandardTrainer):
                  outputs.get(fields.LossFields.total, float('nan')),
                  examples_per_second, eta)
     return outputs
+
+
+def step_seed(seed: int, step) -> tf.Tensor:
+  """The stateless seed int64 [2] of a training step: [seed, step].
+
+  Args:
+    seed: the run's seed (train_config.seed).
+    step: the global step before the update (0 for the first step), an int
+      or an integer tensor / variable.
+  """
+  return tf.stack([tf.constant(seed, tf.int64),
+                   tf.cast(tf.convert_to_tensor(step), tf.int64)])
 
 
 def _duration(seconds: float) -> str:

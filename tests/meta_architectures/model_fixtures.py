@@ -89,17 +89,19 @@ def train_steps(model, batch, num_steps: int, learning_rate: float = 0.02,
                 seed: int = 0, eager: bool = False):
   """Runs `num_steps` SGD steps on one batch; returns every step's losses.
 
-  Random ops (ROI and anchor sampling) are seeded, so the run repeats.
-  `eager` skips tracing (quicker for one or two steps).
+  Random draws (ROI and anchor sampling, dropout) come from the stateless
+  seed [seed, step], as in the trainer, so the run repeats. `eager` skips
+  tracing (quicker for one or two steps).
   """
-  tf.random.set_seed(seed)
   optimizer = tf_keras.optimizers.SGD(learning_rate, momentum=0.9)
 
   @tf.function(autograph=False)
   def step():
+    step_seed = tf.stack([tf.constant(seed, tf.int64),
+                          tf.cast(optimizer.iterations, tf.int64)])
     with tf.GradientTape() as tape:
       predictions = model.predict(model.preprocess(batch), training=True,
-                                  groundtruth=batch)
+                                  groundtruth=batch, seed=step_seed)
       losses = model.loss(predictions, batch)
     variables = model.trainable_variables
     gradients = tape.gradient(losses[fields.LossFields.total], variables)

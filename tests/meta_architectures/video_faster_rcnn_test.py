@@ -60,6 +60,53 @@ def test_sampled_rois_take_the_matched_actors_labels(base_model):
                                     gt_classes[b, int(np.argmax(ious))])
 
 
+def _training_outputs(model, batch, seed=None):
+  predictions = model.predict(model.preprocess(batch), training=True,
+                              groundtruth=batch, seed=seed)
+  targets = predictions[_P.sampled_targets]
+  return {
+      'rois': predictions[_P.proposal_boxes].numpy(),
+      'foreground': targets[video_faster_rcnn.FOREGROUND].numpy(),
+      'logits': predictions[_P.class_logits].numpy(),
+      'losses': {k: float(v) for k, v in
+                 model.loss(predictions, batch).items()},
+  }
+
+
+def test_training_draws_are_keyed_on_the_seed(base_model):
+  batch = model_fixtures.two_clip_batch()
+  first = _training_outputs(base_model, batch, tf.constant([5, 1]))
+  again = _training_outputs(base_model, batch, tf.constant([5, 1]))
+  np.testing.assert_array_equal(first['rois'], again['rois'])
+  np.testing.assert_array_equal(first['logits'], again['logits'])
+  # The RPN's anchor sample (in the loss) follows the seed too.
+  assert first['losses'] == again['losses']
+  others = [_training_outputs(base_model, batch, tf.constant([5, step]))
+            for step in (2, 3, 4)]
+  assert any(not np.array_equal(first['rois'], o['rois']) for o in others)
+  # No seed: the fixed default.
+  default = _training_outputs(base_model, batch)
+  np.testing.assert_array_equal(
+      default['rois'],
+      _training_outputs(base_model, batch, tf.constant([0, 0]))['rois'])
+
+
+def test_dropout_is_stateless():
+  model = model_fixtures.build_model(
+      'none', extra_head='dropout_keep_probability: 0.5')
+  batch = model_fixtures.two_clip_batch()
+  seed = tf.constant([2, 3], tf.int64)
+  first = model.predict(model.preprocess(batch), training=True,
+                        groundtruth=batch, seed=seed)
+  again = model.predict(model.preprocess(batch), training=True,
+                        groundtruth=batch, seed=seed)
+  np.testing.assert_array_equal(first[_P.class_logits],
+                                again[_P.class_logits])
+  # Dropout is on: the logits of the same ROIs differ from inference's.
+  crops_logits = model.classifier(first[_P.actor_features])
+  assert not np.allclose(first[_P.class_logits], crops_logits)
+
+
 def _iou(a, b):
   inter_h = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
   inter_w = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
