@@ -2,6 +2,10 @@
 
 import json
 import os
+import subprocess
+import sys
+import threading
+import time
 
 import pytest
 import tensorflow as tf
@@ -34,8 +38,38 @@ def test_train_resume_evaluate_and_stop_on_a_non_finite_loss(paths,
   assert any(n.startswith('iterator/') for n in names)
   assert any(n.startswith('optimizer/_variables/') for n in names)
 
-  # A second job continues from step 2 to 4 (it does not start over).
-  train_lib.train(fx.load_config(paths, num_steps=4), model_dir)
+  # An evaluation job started now, in its own process as users run it,
+  # evaluates ckpt-2 while a second training job continues from step 2 to 4
+  # (it does not start over), then picks up ckpt-4 and stops there.
+  out = str(tmp_path / 'eval_job')
+  command = [sys.executable, os.path.join(fx.TOOLS, 'model_main.py'),
+             '--pipeline_config_path',
+             os.path.join(fx.REPO, 'configs', 'synthetic', 'acrn_tiny.config'),
+             '--checkpoint_dir', model_dir, '--model_dir', out,
+             '--eval_timeout', '600', '--alsologtostderr']
+  for override in fx.overrides(paths, num_steps=4):
+    command += ['--override', override]
+  evaluator = subprocess.Popen(command, env=fx.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+  lines = []
+  reader = threading.Thread(target=lambda: lines.extend(evaluator.stdout))
+  reader.start()
+  try:
+    # Training resumes once the evaluator is busy with ckpt-2, so that it
+    # has to notice ckpt-4 appearing while it works.
+    deadline = time.monotonic() + 600
+    while not any('Evaluating' in l and 'ckpt-2' in l for l in lines):
+      assert evaluator.poll() is None, ''.join(lines)[-3000:]
+      assert time.monotonic() < deadline, 'the evaluator never started'
+      time.sleep(0.5)
+    train_lib.train(fx.load_config(paths, num_steps=4), model_dir)
+    evaluator.wait(timeout=900)
+  finally:
+    evaluator.kill()
+    reader.join()
+  output = ''.join(lines)
+  assert evaluator.returncode == 0, output[-3000:]
+  assert 'ckpt-4' in output
   good = tf.train.latest_checkpoint(model_dir)
   assert _step(good) == 4
   kept = tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths
@@ -48,16 +82,15 @@ def test_train_resume_evaluate_and_stop_on_a_non_finite_loss(paths,
           'examples_per_second',
           'Loss/BoxClassifierLoss/classification'} <= tags
 
-  # Evaluating the checkpoint writes the report.
-  out = str(tmp_path / 'eval_job')
-  metrics = train_lib.evaluate_checkpoint(config, good, out)
-  assert set(metrics) == {'frame_ap', 'ava_frame_ap'}
-  report = os.path.join(out, 'eval', 'step_4', 'frame_ap')
-  with open(os.path.join(report, 'metrics.json')) as f:
-    saved = json.load(f)
-  assert saved['num_keyframes'] == metrics['frame_ap']['num_keyframes'] == 4
-  assert os.path.exists(os.path.join(report, 'pr_curves.png'))
-  assert os.path.exists(os.path.join(report, 'per_class_ap.csv'))
+  # Both checkpoints were evaluated, each with its report.
+  assert {'step_2', 'step_4'} <= set(os.listdir(os.path.join(out, 'eval')))
+  for step in (2, 4):
+    report = os.path.join(out, 'eval', f'step_{step}', 'frame_ap')
+    with open(os.path.join(report, 'metrics.json')) as f:
+      saved = json.load(f)
+    assert saved['num_keyframes'] == 4
+    assert os.path.exists(os.path.join(report, 'pr_curves.png'))
+    assert os.path.exists(os.path.join(report, 'per_class_ap.csv'))
   assert train_lib.eval_steps(config) == 2
 
   # A diverging job stops with the loss terms named; step 4 stays the last.
