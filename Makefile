@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 WORKSPACE ?= workspace
 
-.PHONY: all install test demo clean protos
+.PHONY: all install test demo benchmark benchmark-quick benchmark-speed clean protos
 
 all: test
 
@@ -33,6 +33,22 @@ test: $(INSTALLED)
 
 demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
+
+# The accuracy benchmark (docs/results/): about 80 minutes on 2 cores; the
+# quick one (one seed, fewer steps) about 20. Trained runs stay in
+# $(WORKSPACE)/benchmark and are not run again.
+benchmark: $(INSTALLED)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
+	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results
+
+benchmark-quick: $(INSTALLED)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy --quick \
+	  --work_dir $(WORKSPACE)/benchmark_quick --output_dir docs/results
+
+# The performance report of this machine (docs/performance/), ~11 minutes.
+benchmark-speed: $(INSTALLED)
+	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py speed \
+	  --output_dir docs/performance
 
 clean:
 	rm -rf $(VENV) build *.egg-info

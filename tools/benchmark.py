@@ -1,5 +1,10 @@
 r"""The project's benchmarks; the first argument names the subcommand.
 
+  # The paper's ablations on the synthetic dataset (about 80 minutes on 2
+  # cores; --quick: one seed, a smaller dataset, fewer steps, ~20 minutes):
+  python tools/benchmark.py accuracy --work_dir workspace/benchmark \
+      --output_dir docs/results
+
   # Every speed measurement in one run, with a report:
   python tools/benchmark.py speed --output_dir /tmp/perf
 
@@ -13,11 +18,20 @@ against per actor, whole-model inference (Base-Model against ACRN, tiny and
 paper size), training steps/s with peak memory and the input pipeline's rate
 against what training consumes. It prints a table; with --output_dir it
 writes performance.json, performance.md and PNG bar charts there.
+
+`accuracy` trains Base-Model, Resize+Concat, Santoro and ACRN with one
+budget for several seeds and Base-Model and ACRN at several clip lengths on
+the synthetic `benchmark` preset, evaluates each on the test split and
+writes results.md (tables like the paper's 1a and 1b), results.json and PNG
+plots to --output_dir. Everything it trains stays in --work_dir; run again,
+it skips the runs already done.
 """
 
+import dataclasses
 import os
 import shlex
 import sys
+import time
 
 try:
   import acrn_tf  # pylint: disable=unused-import
@@ -28,17 +42,38 @@ except ImportError:
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.benchmarks import performance_report  # pylint: disable=g-import-not-at-top
+from acrn_tf.benchmarks import accuracy  # pylint: disable=g-import-not-at-top
+from acrn_tf.benchmarks import accuracy_heatmaps
+from acrn_tf.benchmarks import accuracy_report
+from acrn_tf.benchmarks import machine as machine_lib
+from acrn_tf.benchmarks import performance_report
 from acrn_tf.benchmarks import speed_suite
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 _OUTPUT_DIR = flags.DEFINE_string(
-    'output_dir', None, 'Write performance.json, performance.md and PNG '
-    'charts here.')
+    'output_dir', None, 'speed: write performance.json, performance.md and '
+    'PNG charts here. accuracy: results.md, results.json and PNG plots.')
 _QUICK = flags.DEFINE_bool(
-    'quick', False, 'Fewer repetitions; the paper-size models run on a '
-    'smaller clip (the report says so).')
+    'quick', False, 'speed: fewer repetitions; the paper-size models run on '
+    'a smaller clip (the report says so). accuracy: one seed, a smaller '
+    'dataset, fewer steps.')
+_WORK_DIR = flags.DEFINE_string(
+    'work_dir', 'workspace/benchmark', 'accuracy: data, records and every '
+    'run\'s checkpoints (kept; finished runs are not run again).')
+_ACCURACY_CONFIG = flags.DEFINE_string(
+    'accuracy_config', 'configs/synthetic/acrn_tiny.config', 'accuracy: the '
+    'pipeline.config every run starts from (its relation module, seeds, '
+    'steps, clip length and paths are replaced per run).')
+_ACCURACY_STEPS = flags.DEFINE_integer(
+    'accuracy_steps', None, 'accuracy: training steps per run (default: the '
+    'budget\'s, 240 or 120 with --quick).')
+_ACCURACY_SEEDS = flags.DEFINE_list(
+    'accuracy_seeds', None, 'accuracy: seeds of table 1a (default 0,1,2; 0 '
+    'with --quick).')
+_CLIP_LENGTHS = flags.DEFINE_list(
+    'clip_lengths', None, 'accuracy: clip lengths of table 1b (default '
+    '2,4,8; 2,8 with --quick).')
 _SECTIONS = flags.DEFINE_list(
     'sections', list(speed_suite.SECTIONS),
     f'Sections to run, from {",".join(speed_suite.SECTIONS)}.')
@@ -169,9 +204,76 @@ def run_speed(argv):
   return report
 
 
+def _positive_ints(flag) -> tuple:
+  try:
+    values = tuple(int(v) for v in flag.value)
+  except ValueError:
+    values = ()
+  if not values or min(values) < 0:
+    raise app.UsageError(f'--{flag.name}: expected integers >= 0 separated '
+                         f'by commas, got {",".join(flag.value)!r}')
+  return values
+
+
+def accuracy_budget_from_flags() -> accuracy.Budget:
+  """The budget: FULL or QUICK with the flags' replacements, validated."""
+  budget = accuracy.QUICK if _QUICK.value else accuracy.FULL
+  changes = {}
+  if _ACCURACY_STEPS.value is not None:
+    changes['num_steps'] = _ACCURACY_STEPS.value
+    changes['warmup_steps'] = _ACCURACY_STEPS.value // 10
+  if _ACCURACY_SEEDS.value is not None:
+    changes['seeds'] = _positive_ints(_ACCURACY_SEEDS)
+  if _CLIP_LENGTHS.value is not None:
+    changes['clip_lengths'] = _positive_ints(_CLIP_LENGTHS)
+  budget = dataclasses.replace(budget, **changes)
+  try:
+    return budget.validate()
+  except ValueError as e:
+    raise app.UsageError(str(e)) from e
+
+
+def run_accuracy(argv):
+  """The `accuracy` subcommand: trains, evaluates, writes the report."""
+  if len(argv) > 2:
+    raise app.UsageError(f'accuracy: unexpected arguments {argv[2:]}')
+  if not _OUTPUT_DIR.value:
+    raise app.UsageError('accuracy: give --output_dir for the report')
+  command = shlex.join(['python', 'tools/benchmark.py'] + sys.argv[1:])
+  budget = accuracy_budget_from_flags()
+  started = time.time()
+  results = accuracy.run_benchmark(
+      _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
+      progress=lambda line: print(f'[accuracy] {line}', flush=True))
+  heatmaps = None
+  acrn_runs = [r for r in results if r['model'] == 'acrn'
+               and r['frames_per_clip'] == budget.frames_per_clip]
+  if acrn_runs:
+    run_dir = os.path.join(_WORK_DIR.value, 'runs', acrn_runs[0]['name'])
+    videos_dir = os.path.join(_WORK_DIR.value, 'data', 'videos')
+    videos = sorted(os.path.join(videos_dir, name)
+                    for name in os.listdir(videos_dir)
+                    if name.startswith('test_'))[:6]
+    os.makedirs(_OUTPUT_DIR.value, exist_ok=True)
+    heatmaps = accuracy_heatmaps.write_heatmaps_png(
+        os.path.join(run_dir, 'pipeline.config'), run_dir, videos,
+        keyframe_second=3.0,
+        output_path=os.path.join(_OUTPUT_DIR.value,
+                                 'accuracy_' + accuracy_report.HEATMAPS_PNG))
+  elapsed = (time.time() - started) / 60
+  paths = accuracy_report.write_report(
+      _OUTPUT_DIR.value, results, budget, command, elapsed,
+      machine_lib.describe_machine().summary(), heatmaps_png=heatmaps)
+  with open(paths[accuracy_report.RESULTS_MD], encoding='utf-8') as f:
+    print(f.read(), end='')
+  print(f'Wrote {", ".join(sorted(paths.values()))}')
+  return results
+
+
 # Subcommand name -> function of argv (argv[1] is the subcommand).
 SUBCOMMANDS = {
     'speed': run_speed,
+    'accuracy': run_accuracy,
 }
 
 

@@ -44,12 +44,18 @@ def test_speed_quick_sections_end_to_end(tmp_path):
 
 
 def test_usage_errors(tmp_path):
-  # Each run imports TensorFlow (seconds): two cases, the dispatcher's and a
-  # flag's.
+  # Each run imports TensorFlow (seconds): the dispatcher's case and two
+  # flags'.
   result = _run_tool(['sped'], str(tmp_path))
   assert result.returncode != 0
-  assert "unknown subcommand 'sped'; expected one of speed" in result.stderr
+  assert ("unknown subcommand 'sped'; expected one of speed, accuracy"
+          in result.stderr)
   result = _run_tool(['speed', '--sections=conv_peak,flops',
                       '--relation_map_size', '3by4'], str(tmp_path))
   assert result.returncode != 0
   assert '--sections: unknown section(s) flops' in result.stderr
+  result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
+                      '--accuracy_seeds', '1,1'], str(tmp_path))
+  assert result.returncode != 0
+  assert 'budget.seeds: repeated seeds in [1, 1]' in result.stderr
+  assert not (tmp_path / 'out').exists()

@@ -1,0 +1,332 @@
+"""The accuracy benchmark: the paper's ablations (tables 1a, 1b) in miniature.
+
+On the synthetic relational dataset (`acrn_tf.data.synthetic`, preset
+`benchmark`), trains the Base-Model, Resize+Concat, the Santoro relation
+network and ACRN with one budget (steps, batch, schedule, clip size) for
+several seeds, and Base-Model and ACRN at several clip lengths; each model
+is evaluated (frame-AP at IoU 0.5, per-class AP) on the test split.
+
+Everything goes through the library a user runs: the dataset generator, the
+AVA converter, `train_lib.train` and `train_lib.evaluate_checkpoint`. Runs
+only differ in the relation module, the seeds and the clip length; all start
+from one pipeline.config (default `configs/synthetic/acrn_tiny.config`).
+
+The work directory keeps everything; a run whose result.json is there is not
+run again, so an interrupted benchmark continues where it stopped (a half
+trained run resumes from its last checkpoint).
+
+  work_dir/data/          the generated videos and AVA csv files
+  work_dir/records/       train-*.tfrecord, test-*.tfrecord
+  work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
+"""
+
+import dataclasses
+import json
+import math
+import os
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import tf_keras
+
+from acrn_tf.builders import config_util
+from acrn_tf.core import checkpoint_paths
+from acrn_tf.data import ava
+from acrn_tf.data import conversion
+from acrn_tf.data import label_map_util
+from acrn_tf.data import synthetic
+from acrn_tf.protos import pipeline_pb2
+from acrn_tf.training import train_lib
+
+# Table 1a's rows, in the paper's order: model key -> relation module field.
+MODELS = ('base', 'resize_concat', 'santoro', 'acrn')
+RELATION_FIELD = {'base': 'none', 'resize_concat': 'resize_concat',
+                  'santoro': 'santoro', 'acrn': 'acrn'}
+MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
+                'santoro': 'Santoro et al. (relation network)',
+                'acrn': 'ACRN'}
+# Table 1b compares these two at every clip length.
+CLIP_LENGTH_MODELS = ('base', 'acrn')
+RESULT_JSON = 'result.json'
+FRAME_AP = 'frame_ap'
+
+ProgressFn = Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """What every run gets, and which runs there are.
+
+  Attributes:
+    name: 'full' or 'quick' (or a caller's), written to the results.
+    seeds: table 1a trains every model once per seed.
+    frames_per_clip: table 1a's clip length.
+    clip_lengths: table 1b's clip lengths (Base-Model and ACRN, first seed).
+    num_steps: training steps of every run (batch and schedule are the
+      config's; the cosine decay is stretched to num_steps).
+    warmup_steps: linear warm-up steps.
+    num_eval_examples: test keyframes evaluated (0: all).
+    dataset_overrides: SyntheticConfig fields replacing the `benchmark`
+      preset's (e.g. fewer videos for a quick run).
+  """
+  name: str
+  seeds: Sequence[int]
+  frames_per_clip: int
+  clip_lengths: Sequence[int]
+  num_steps: int
+  warmup_steps: int
+  num_eval_examples: int = 0
+  dataset_overrides: Dict = dataclasses.field(default_factory=dict)
+
+  def validate(self) -> 'Budget':
+    """Returns self; ValueError naming the field if a value is impossible."""
+    if not self.seeds:
+      raise ValueError('budget.seeds: give at least one seed')
+    if len(set(self.seeds)) != len(self.seeds):
+      raise ValueError(f'budget.seeds: repeated seeds in {list(self.seeds)}')
+    if self.frames_per_clip < 1 or min(self.clip_lengths, default=1) < 1:
+      raise ValueError('budget: clip lengths must be >= 1, got '
+                       f'{self.frames_per_clip} and {list(self.clip_lengths)}')
+    if self.num_steps < 1:
+      raise ValueError(f'budget.num_steps must be >= 1, got {self.num_steps}')
+    if not 0 <= self.warmup_steps < self.num_steps:
+      raise ValueError('budget.warmup_steps must be in [0, num_steps), got '
+                       f'{self.warmup_steps}')
+    if self.num_eval_examples < 0:
+      raise ValueError('budget.num_eval_examples must be >= 0, got '
+                       f'{self.num_eval_examples}')
+    return self
+
+  @property
+  def max_frames(self) -> int:
+    """The longest clip any run reads (the records store this many)."""
+    return max([self.frames_per_clip] + list(self.clip_lengths))
+
+
+# Sized so that the whole benchmark takes about 80 minutes on 2 CPU cores
+# (see docs/results.md for the time measured).
+FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
+              clip_lengths=(2, 4, 8), num_steps=240, warmup_steps=24)
+# One seed, a smaller dataset and fewer steps: about 20 minutes.
+QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
+               clip_lengths=(2, 8), num_steps=120, warmup_steps=12,
+               num_eval_examples=140,
+               dataset_overrides={'num_train_videos': 120,
+                                  'num_val_videos': 10,
+                                  'num_test_videos': 20})
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training and evaluation: a model, a seed and a clip length."""
+  model: str
+  seed: int
+  frames_per_clip: int
+
+  @property
+  def name(self) -> str:
+    return f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
+
+
+def plan_runs(budget: Budget) -> List[Run]:
+  """Every run of the benchmark, first seed first (table 1a, then 1b).
+
+  A run shared by both tables (first seed, table 1a's clip length) appears
+  once.
+  """
+  runs = [Run(model, seed, budget.frames_per_clip)
+          for seed in budget.seeds for model in MODELS]
+  for frames in budget.clip_lengths:
+    for model in CLIP_LENGTH_MODELS:
+      run = Run(model, budget.seeds[0], frames)
+      if run not in runs:
+        runs.append(run)
+  return runs
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPaths:
+  """Where the benchmark's data is."""
+  data_dir: str
+  label_map_path: str
+  train_records: str
+  test_records: str
+
+
+def _records_pattern(records_dir: str, split: str) -> str:
+  return os.path.join(records_dir, f'{split}-?????-of-?????.tfrecord')
+
+
+def prepare_dataset(work_dir: str, budget: Budget,
+                    progress: ProgressFn = print) -> DatasetPaths:
+  """Generates the synthetic videos and converts train and test to records.
+
+  Both steps are skipped when their outputs are complete (the converter
+  keeps finished shards), so a second call is quick.
+  """
+  data_dir = os.path.join(work_dir, 'data')
+  records_dir = os.path.join(work_dir, 'records')
+  annotations_dir = os.path.join(data_dir, synthetic.ANNOTATIONS_DIR)
+  info_path = os.path.join(annotations_dir, synthetic.DATASET_INFO_FILE)
+  config = synthetic.get_preset('benchmark', **dict(budget.dataset_overrides))
+  if not os.path.exists(info_path):
+    progress(f'generating the synthetic dataset (preset benchmark) in '
+             f'{data_dir}')
+    started = time.time()
+    synthetic.generate_dataset(data_dir, config)
+    progress(f'  {time.time() - started:.0f} s')
+  label_map_path = os.path.join(annotations_dir, synthetic.LABEL_MAP_FILE)
+  label_map = label_map_util.read_label_map(label_map_path)
+  options = conversion.ConversionOptions(frames_per_clip=budget.max_frames,
+                                         frame_stride=1, num_threads=2)
+  videos_dir = os.path.join(data_dir, synthetic.VIDEOS_DIR)
+  for split in ('train', 'test'):
+    started = time.time()
+    result = ava.read_annotations(
+        os.path.join(annotations_dir, f'{split}.csv'), videos_dir,
+        label_map=label_map,
+        excluded_timestamps_csv=os.path.join(
+            annotations_dir, synthetic.EXCLUDED_TIMESTAMPS_FILE))
+    summary = conversion.convert(result.keyframes, label_map,
+                                 os.path.join(records_dir, split), options,
+                                 num_shards=2, videos_dir=videos_dir)
+    progress(f'records {split}: {summary.examples_written} keyframes '
+             f'({time.time() - started:.0f} s)')
+  return DatasetPaths(data_dir, label_map_path,
+                      _records_pattern(records_dir, 'train'),
+                      _records_pattern(records_dir, 'test'))
+
+
+def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
+               budget: Budget, paths: DatasetPaths
+               ) -> pipeline_pb2.TrainEvalPipelineConfig:
+  """The pipeline config of one run: `base` with the run's changes."""
+  config = pipeline_pb2.TrainEvalPipelineConfig()
+  config.CopyFrom(base)
+  meta = config.model.video_faster_rcnn
+  relation = meta.relation_module
+  getattr(relation, RELATION_FIELD[run.model]).SetInParent()
+  if run.model == 'base':
+    relation.ClearField('scene_features')
+  train = config.train_config
+  train.seed = run.seed
+  train.num_steps = budget.num_steps
+  train.checkpoint_every_n = budget.num_steps
+  schedule = train.optimizer.momentum_optimizer.learning_rate
+  if schedule.HasField('cosine_decay_learning_rate'):
+    schedule.cosine_decay_learning_rate.total_steps = budget.num_steps
+    schedule.cosine_decay_learning_rate.warmup_steps = budget.warmup_steps
+  for reader, records in ((config.train_input_reader, paths.train_records),
+                          (config.eval_input_reader[0], paths.test_records)):
+    del reader.tf_record_input_reader.input_path[:]
+    reader.tf_record_input_reader.input_path.append(records)
+    reader.label_map_path = paths.label_map_path
+    reader.frames_per_clip = run.frames_per_clip
+  config.train_input_reader.seed = run.seed
+  config.eval_config.num_examples = budget.num_eval_examples
+  config.eval_config.num_visualizations = 0
+  config_util.validate(config)
+  return config
+
+
+def _ap_or_none(value: float) -> Optional[float]:
+  """AP as a JSON-friendly float; None where it is undefined (no gt)."""
+  return None if math.isnan(value) else float(value)
+
+
+def _per_class_ap(metrics: Dict) -> Dict[str, Optional[float]]:
+  key = next(iter(metrics['mean_ap_by_iou']))
+  return {entry['name']: _ap_or_none(entry['ap_by_iou'][key])
+          for entry in metrics['classes']}
+
+
+def _write_json(path: str, content: Dict) -> None:
+  temporary = f'{path}.tmp-{os.getpid()}'
+  with open(temporary, 'w', encoding='utf-8') as f:
+    json.dump(content, f, indent=2)
+    f.write('\n')
+  os.replace(temporary, path)
+
+
+def train_and_evaluate(run: Run, config: pipeline_pb2.TrainEvalPipelineConfig,
+                       run_dir: str) -> Dict:
+  """Trains one run (resuming its checkpoints) and evaluates it on test.
+
+  Returns:
+    The run's result: its fields, frame_ap (IoU 0.5), per_class_ap by class
+    name (None where the test split has no ground truth of the class), the
+    keyframes evaluated, and train and eval seconds.
+  """
+  os.makedirs(run_dir, exist_ok=True)
+  config_util.save_pipeline_config(config, run_dir)
+  started = time.time()
+  train_lib.train(config, run_dir)
+  trained = time.time()
+  checkpoint = checkpoint_paths.resolve(run_dir)
+  metrics = train_lib.evaluate_checkpoint(
+      config, checkpoint, os.path.join(run_dir, 'test_eval'))[FRAME_AP]
+  result = dict(dataclasses.asdict(run), name=run.name,
+                frame_ap=_ap_or_none(metrics['mean_ap']),
+                per_class_ap=_per_class_ap(metrics),
+                num_test_keyframes=int(metrics['num_keyframes']),
+                num_steps=int(config.train_config.num_steps),
+                batch_size=int(config.train_config.batch_size),
+                train_seconds=round(trained - started, 1),
+                eval_seconds=round(time.time() - trained, 1))
+  _write_json(os.path.join(run_dir, RESULT_JSON), result)
+  return result
+
+
+def _points(ap: Optional[float]) -> str:
+  return 'undefined' if ap is None else f'{100 * ap:.2f}'
+
+
+def load_result(run_dir: str) -> Optional[Dict]:
+  """The run's result.json, or None if the run has not finished."""
+  path = os.path.join(run_dir, RESULT_JSON)
+  if not os.path.exists(path):
+    return None
+  with open(path, encoding='utf-8') as f:
+    return json.load(f)
+
+
+def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
+                  progress: ProgressFn = print,
+                  runs: Optional[Sequence[Run]] = None) -> List[Dict]:
+  """Prepares the data and does every run not done yet; returns results.
+
+  Args:
+    base_config_path: the pipeline.config every run starts from.
+    work_dir: see the module docstring.
+    budget: the Budget (validated here).
+    progress: called with one line of progress text at a time.
+    runs: a subset of `plan_runs(budget)` (default all).
+
+  Returns:
+    The results of the runs, in plan order.
+  """
+  budget.validate()
+  base = config_util.read_pipeline_config(base_config_path)
+  paths = prepare_dataset(work_dir, budget, progress)
+  runs = list(runs) if runs is not None else plan_runs(budget)
+  results = []
+  started = time.time()
+  for index, run in enumerate(runs):
+    run_dir = os.path.join(work_dir, 'runs', run.name)
+    result = load_result(run_dir)
+    if result is None:
+      progress(f'[{index + 1}/{len(runs)}] {run.name}: training '
+               f'{budget.num_steps} steps ...')
+      tf_keras.backend.clear_session()
+      result = train_and_evaluate(
+          run, run_config(base, run, budget, paths), run_dir)
+      progress(f'[{index + 1}/{len(runs)}] {run.name}: frame-AP '
+               f'{_points(result["frame_ap"])} (train '
+               f'{result["train_seconds"]:.0f} s, eval '
+               f'{result["eval_seconds"]:.0f} s; '
+               f'{(time.time() - started) / 60:.1f} min so far)')
+    else:
+      progress(f'[{index + 1}/{len(runs)}] {run.name}: done before, frame-AP '
+               f'{_points(result["frame_ap"])}')
+    results.append(result)
+  return results

@@ -1,0 +1,110 @@
+"""accuracy: the run plan, each run's config, and one tiny run end to end."""
+
+import os
+
+import pytest
+
+from acrn_tf.benchmarks import accuracy
+from acrn_tf.benchmarks import accuracy_heatmaps
+from acrn_tf.builders import config_util
+
+_REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+_CONFIG = os.path.join(_REPO, 'configs', 'synthetic', 'acrn_tiny.config')
+_PATHS = accuracy.DatasetPaths('/d', '/d/label_map.pbtxt', '/r/train-*',
+                               '/r/test-*')
+
+
+def test_full_plan_is_table_1a_then_the_other_clip_lengths():
+  runs = accuracy.plan_runs(accuracy.FULL)
+  assert [r.name for r in runs[:4]] == [
+      'base_f8_s0', 'resize_concat_f8_s0', 'santoro_f8_s0', 'acrn_f8_s0']
+  # 4 models x 3 seeds, then Base and ACRN at 2 and 4 frames (8 is shared).
+  assert len(runs) == 12 + 4
+  assert [r.name for r in runs[12:]] == ['base_f2_s0', 'acrn_f2_s0',
+                                         'base_f4_s0', 'acrn_f4_s0']
+  assert len(set(runs)) == len(runs)
+
+
+def test_quick_plan():
+  assert [r.name for r in accuracy.plan_runs(accuracy.QUICK)] == [
+      'base_f8_s0', 'resize_concat_f8_s0', 'santoro_f8_s0', 'acrn_f8_s0',
+      'base_f2_s0', 'acrn_f2_s0']
+
+
+@pytest.mark.parametrize('changes,message', [
+    ({'seeds': ()}, 'budget.seeds: give at least one seed'),
+    ({'seeds': (1, 1)}, r'repeated seeds in \[1, 1\]'),
+    ({'clip_lengths': (0, 8)}, 'clip lengths must be >= 1'),
+    ({'num_steps': 0}, 'budget.num_steps must be >= 1, got 0'),
+    ({'warmup_steps': 240}, r'warmup_steps must be in \[0, num_steps\)'),
+])
+def test_impossible_budgets_are_refused(changes, message):
+  import dataclasses  # pylint: disable=g-import-not-at-top
+  with pytest.raises(ValueError, match=message):
+    dataclasses.replace(accuracy.FULL, **changes).validate()
+
+
+@pytest.mark.parametrize('model,field', list(accuracy.RELATION_FIELD.items()))
+def test_run_config_changes_only_the_run(model, field):
+  base = config_util.read_pipeline_config(_CONFIG)
+  run = accuracy.Run(model, seed=2, frames_per_clip=4)
+  config = accuracy.run_config(base, run, accuracy.FULL, _PATHS)
+  relation = config.model.video_faster_rcnn.relation_module
+  assert relation.WhichOneof('relation_module_oneof') == field
+  assert len(relation.scene_features) == (0 if model == 'base' else 1)
+  train = config.train_config
+  assert (train.seed, train.num_steps, train.checkpoint_every_n) == (
+      2, 240, 240)
+  cosine = train.optimizer.momentum_optimizer.learning_rate.\
+      cosine_decay_learning_rate
+  assert (cosine.total_steps, cosine.warmup_steps) == (240, 24)
+  assert cosine.learning_rate_base == pytest.approx(0.02)  # the config's
+  assert config.train_input_reader.seed == 2
+  for reader, records in ((config.train_input_reader, '/r/train-*'),
+                          (config.eval_input_reader[0], '/r/test-*')):
+    assert list(reader.tf_record_input_reader.input_path) == [records]
+    assert reader.label_map_path == '/d/label_map.pbtxt'
+    assert reader.frames_per_clip == 4
+  assert config.eval_config.num_visualizations == 0
+  # The base config is left as it was.
+  assert base.model.video_faster_rcnn.relation_module.HasField('acrn')
+
+
+def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
+  budget = accuracy.Budget(
+      name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
+      num_steps=1, warmup_steps=0, num_eval_examples=4,
+      dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
+                         'num_test_videos': 1, 'duration_seconds': 3})
+  work = str(tmp_path / 'work')
+  run = accuracy.Run('acrn', 0, 2)
+  lines = []
+  results = accuracy.run_benchmark(_CONFIG, work, budget, lines.append,
+                                   runs=[run])
+  assert len(results) == 1
+  result = results[0]
+  assert result['name'] == 'acrn_f2_s0'
+  assert 0.0 <= result['frame_ap'] <= 1.0
+  assert result['num_steps'] == 1 and result['num_test_keyframes'] == 2
+  assert set(result['per_class_ap']) >= {'throw', 'catch'}
+  run_dir = os.path.join(work, 'runs', 'acrn_f2_s0')
+  assert accuracy.load_result(run_dir) == result
+  assert any(line.startswith('records train:') for line in lines)
+  assert lines[-1].startswith('[1/1] acrn_f2_s0: frame-AP ')
+
+  # A second call finds the result and neither converts nor trains again.
+  again = []
+  assert accuracy.run_benchmark(_CONFIG, work, budget, again.append,
+                                runs=[run]) == results
+  assert again[-1].startswith('[1/1] acrn_f2_s0: done before')
+  assert not any('generating' in line for line in again)
+
+  # The trained ACRN's heat maps on the test video.
+  video = os.path.join(work, 'data', 'videos', 'test_00000.mp4')
+  png = accuracy_heatmaps.write_heatmaps_png(
+      os.path.join(run_dir, 'pipeline.config'), run_dir, [video, video],
+      keyframe_second=1.0, output_path=str(tmp_path / 'heat.png'),
+      min_score=0.0, shorter_side=96, columns=2)
+  with open(png, 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
