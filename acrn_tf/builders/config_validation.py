@@ -8,6 +8,8 @@ by its path in the config, e.g.
 ``model.video_faster_rcnn.action_head.num_classes``.
 """
 
+import math
+
 from acrn_tf.models import s3dg
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
@@ -322,3 +324,50 @@ def _validate_eval(check, eval_config, path):
                  0)
   check.at_least(f'{path}.eval_every_n_steps', eval_config.eval_every_n_steps,
                  1)
+
+
+# Slim's S3D-G kernels start at stddev 0.01, so before batch norm the
+# activations of a freshly initialised network have variances around 1e-4;
+# the moving statistics start at variance 1. Until the initial value's weight
+# decay ** steps has fallen far below 1e-4, inference normalises with a
+# variance that is mostly the initial 1 and the signal vanishes layer after
+# layer (near-constant features, every actor gets the class priors).
+_STALE_STATISTICS_WEIGHT = 1e-6
+
+
+def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
+                             ) -> str:
+  """A warning when S3D-G's batch-norm statistics cannot settle in training.
+
+  S3D-G trained from scratch (no SLIM_S3DG or FULL fine-tune checkpoint,
+  batch norm not frozen) keeps ``batch_norm_decay ** num_steps`` of its
+  initial moving statistics at the end of training; see
+  `_STALE_STATISTICS_WEIGHT`.
+
+  Returns:
+    The warning naming the fields and the largest decay that would do, or
+    '' when the statistics settle (or are loaded or frozen).
+  """
+  model = config.model.video_faster_rcnn
+  extractor = model.feature_extractor
+  train = config.train_config
+  loads_s3dg = train.fine_tune_checkpoint and (
+      train.fine_tune_checkpoint_type in (train_pb2.TrainConfig.SLIM_S3DG,
+                                          train_pb2.TrainConfig.FULL))
+  if loads_s3dg or extractor.use_frozen_batch_norm or train.num_steps < 1:
+    return ''
+  decay = extractor.batch_norm_decay
+  remaining = decay ** train.num_steps
+  if remaining <= _STALE_STATISTICS_WEIGHT:
+    return ''
+  # Rounded down, so that the suggested value is safe.
+  largest = math.floor(
+      _STALE_STATISTICS_WEIGHT ** (1.0 / train.num_steps) * 1e4) / 1e4
+  return (f'model.video_faster_rcnn.feature_extractor.batch_norm_decay '
+          f'{decay:g} with train_config.num_steps {train.num_steps} and S3D-G '
+          f'trained from scratch: at the end of training the batch-norm '
+          f'moving statistics still hold {remaining:.2g} of their initial '
+          f'values (variance 1) while the fresh network\'s activations have '
+          f'variances near 1e-4, so evaluation sees near-constant features; '
+          f'use batch_norm_decay <= {largest:.4f}, train longer, or start '
+          f'from a SLIM_S3DG checkpoint')

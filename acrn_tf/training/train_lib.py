@@ -24,6 +24,7 @@ import tensorflow as tf
 import tf_keras
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import config_validation
 from acrn_tf.builders import dataset_builder
 from acrn_tf.builders import model_builder
 from acrn_tf.builders import optimizer_builder
@@ -134,6 +135,9 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   if train_config.num_steps < 1:
     raise ValueError('train_config.num_steps must be >= 1 to train, got '
                      f'{train_config.num_steps}')
+  warning = config_validation.stale_batch_norm_warning(config)
+  if warning:
+    logging.warning('%s', warning)
   # The strategy first: MultiWorkerMirroredStrategy must configure the
   # runtime before anything else touches it.
   strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
