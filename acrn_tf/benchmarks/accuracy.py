@@ -106,10 +106,10 @@ class Budget:
 # Sized so that the whole benchmark takes about 80 minutes on 2 CPU cores
 # (see docs/results.md for the time measured).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
-              clip_lengths=(2, 4, 8), num_steps=240, warmup_steps=24)
+              clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80)
 # One seed, a smaller dataset and fewer steps: about 20 minutes.
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
-               clip_lengths=(2, 8), num_steps=120, warmup_steps=12,
+               clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
                num_eval_examples=140,
                dataset_overrides={'num_train_videos': 120,
                                   'num_val_videos': 10,

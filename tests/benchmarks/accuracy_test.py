@@ -37,7 +37,7 @@ def test_quick_plan():
     ({'seeds': (1, 1)}, r'repeated seeds in \[1, 1\]'),
     ({'clip_lengths': (0, 8)}, 'clip lengths must be >= 1'),
     ({'num_steps': 0}, 'budget.num_steps must be >= 1, got 0'),
-    ({'warmup_steps': 240}, r'warmup_steps must be in \[0, num_steps\)'),
+    ({'warmup_steps': 800}, r'warmup_steps must be in \[0, num_steps\)'),
 ])
 def test_impossible_budgets_are_refused(changes, message):
   import dataclasses  # pylint: disable=g-import-not-at-top
@@ -55,10 +55,10 @@ def test_run_config_changes_only_the_run(model, field):
   assert len(relation.scene_features) == (0 if model == 'base' else 1)
   train = config.train_config
   assert (train.seed, train.num_steps, train.checkpoint_every_n) == (
-      2, 240, 240)
+      2, 800, 800)
   cosine = train.optimizer.momentum_optimizer.learning_rate.\
       cosine_decay_learning_rate
-  assert (cosine.total_steps, cosine.warmup_steps) == (240, 24)
+  assert (cosine.total_steps, cosine.warmup_steps) == (800, 80)
   assert cosine.learning_rate_base == pytest.approx(0.02)  # the config's
   assert config.train_input_reader.seed == 2
   for reader, records in ((config.train_input_reader, '/r/train-*'),
