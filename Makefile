@@ -34,8 +34,8 @@ test: $(INSTALLED)
 demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
-# The accuracy benchmark (docs/results/): about 80 minutes on 2 cores; the
-# quick one (one seed, fewer steps) about 20. Trained runs stay in
+# The accuracy benchmark (docs/results/): 63 minutes on 2 cores (2026-12-04);
+# the quick one (one seed, 400 steps, a smaller dataset) is sized for ~15. Trained runs stay in
 # $(WORKSPACE)/benchmark and are not run again.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \

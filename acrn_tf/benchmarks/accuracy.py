@@ -103,11 +103,11 @@ class Budget:
     return max([self.frames_per_clip] + list(self.clip_lengths))
 
 
-# Sized so that the whole benchmark takes about 80 minutes on 2 CPU cores
-# (see docs/results.md for the time measured).
+# Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores (63
+# measured; docs/results/results.md states the time of its run).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
               clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80)
-# One seed, a smaller dataset and fewer steps: about 20 minutes.
+# One seed, a smaller dataset and half the steps: sized for about 15 minutes.
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
                clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
                num_eval_examples=140,
