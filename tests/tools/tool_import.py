@@ -20,7 +20,8 @@ def fresh(name):
   flag_values.unparse_flags()
   for module, module_flags in list(flag_values.flags_by_module_dict().items()):
     if module.startswith('tools.'):
-      for flag in module_flags:
+      # A copy: deleting a flag removes it from module_flags as we go.
+      for flag in list(module_flags):
         if flag.name in flag_values:
           delattr(flag_values, flag.name)
   for module in [m for m in sys.modules if m.startswith('tools.')]:
