@@ -89,7 +89,7 @@ def test_every_relation_module_overfits_a_two_clip_batch(relation):
   model = model_fixtures.build_model(relation)
   assert isinstance(model, acrn_meta_arch.ACRNMetaArch)
   history = model_fixtures.train_steps(
-      model, model_fixtures.two_clip_batch(), 50, learning_rate=0.1)
+      model, model_fixtures.two_clip_batch(), 80, learning_rate=0.1)
   first = history[0][_L.classification]
   last = min(h[_L.classification] for h in history[-5:])
   assert last < first / 10, (first, last)
