@@ -28,9 +28,9 @@ protos: $(INSTALLED)
 
 # Two test processes (the machine's two cores); a file's tests stay together
 # so its module fixtures are built once. oneDNN off: on CPUs where TensorFlow
-# enables it by default, a tf.nn.conv3d gradient in conv3d_ops_test came out
-# with NaNs after an earlier case ran in the same process (not reproduced
-# outside pytest); off, every machine runs the same Eigen kernels.
+# enables it by default, conv3d_ops_test's comparison with tf.nn.conv3d met
+# NaNs after an earlier case ran in the same process (not reproduced outside
+# pytest); off, every machine runs the same Eigen kernels.
 test: $(INSTALLED)
 	TF_ENABLE_ONEDNN_OPTS=0 $(PY) -m pytest -q -n 2 --dist loadfile
 
@@ -38,8 +38,9 @@ demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
 # The accuracy benchmark (docs/results/): 63 minutes on 2 cores (2026-12-04);
-# the quick one (one seed, 400 steps, a smaller dataset) is sized for ~15. Trained runs stay in
-# $(WORKSPACE)/benchmark and are not run again.
+# the quick one (one seed, 400 steps, a smaller dataset) is sized for about
+# 15, not yet timed. Trained runs stay in $(WORKSPACE)/benchmark and are not
+# run again.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
 	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results

@@ -110,3 +110,23 @@ def test_train_resume_evaluate_and_stop_on_a_non_finite_loss(paths,
 def test_zero_steps_is_refused(paths, tmp_path):
   with pytest.raises(ValueError, match='num_steps must be >= 1'):
     train_lib.train(fx.load_config(paths, num_steps=0), str(tmp_path))
+
+
+def test_stale_batch_norm_statistics_are_warned_about(paths, tmp_path,
+                                                      monkeypatch, caplog):
+  # Stop right after the checks at the start of train(): only the warning
+  # is under test here.
+  def stop(*args, **kwargs):
+    raise RuntimeError('stopped after the checks')
+  monkeypatch.setattr(train_lib.distribution, 'build_strategy', stop)
+  config = fx.load_config(paths, num_steps=400, extra=[
+      'model.video_faster_rcnn.feature_extractor.batch_norm_decay=0.999'])
+  with caplog.at_level('WARNING'), pytest.raises(RuntimeError,
+                                                 match='stopped'):
+    train_lib.train(config, str(tmp_path))
+  assert 'batch_norm_decay <= 0.9660' in caplog.text
+  caplog.clear()
+  with caplog.at_level('WARNING'), pytest.raises(RuntimeError,
+                                                 match='stopped'):
+    train_lib.train(fx.load_config(paths, num_steps=400), str(tmp_path))
+  assert 'batch_norm_decay' not in caplog.text
