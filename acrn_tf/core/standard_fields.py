@@ -128,6 +128,11 @@ class PredictionFields:
     relation_maps: float32 ``[batch, num_proposals, h, w, c]`` before pooling.
     class_logits: float32 ``[batch, num_proposals, num_classes(+1)]``.
     box_encodings: float32 ``[batch, num_proposals, 4]``.
+    rpn_outputs: the actor detector's dict (rpn_objectness_logits,
+      rpn_box_encodings, anchor_boxes, proposal_boxes, proposal_scores),
+      kept for the RPN loss.
+    sampling_seed: int64 ``[2]``, the stateless seed of the training step's
+      ROI and anchor sampling, kept for the loss.
   """
   frame_shape = 'frame_shape'
   feature_map = 'feature_map'
@@ -144,6 +149,21 @@ class PredictionFields:
   relation_maps = 'relation_maps'
   class_logits = 'class_logits'
   box_encodings = 'box_encodings'
+  rpn_outputs = 'rpn_outputs'
+  sampling_seed = 'sampling_seed'
+
+
+class SampledTargetFields:
+  """Keys of PredictionFields.sampled_targets (the sampled ROIs' targets).
+
+  Attributes:
+    class_targets: float32 ``[batch, num_sampled, num_classes]`` multi-hot.
+    foreground: bool ``[batch, num_sampled]``.
+    box_targets: float32 ``[batch, num_sampled, 4]`` box encodings.
+  """
+  class_targets = 'class_targets'
+  foreground = 'foreground'
+  box_targets = 'box_targets'
 
 
 class DetectionResultFields:

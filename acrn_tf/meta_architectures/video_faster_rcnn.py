@@ -38,13 +38,7 @@ MULTI_LABEL = 'multi_label'
 SINGLE_LABEL = 'single_label'
 BOX_CODER_WEIGHTS = (10.0, 10.0, 5.0, 5.0)
 _SAMPLED = fields.PredictionFields.sampled_targets
-# Keys inside PredictionFields.sampled_targets and the RPN outputs.
-CLASS_TARGETS = 'class_targets'
-FOREGROUND = 'foreground'
-BOX_TARGETS = 'box_targets'
-RPN_OUTPUTS = 'rpn_outputs'
-# The stateless seed of the training step (int64 [2]), kept for `loss`.
-SAMPLING_SEED = 'sampling_seed'
+_TARGETS = fields.SampledTargetFields
 # Independent random streams folded into the step seed.
 _ROI_SAMPLING_STREAM = 1
 _RPN_SAMPLING_STREAM = 2
@@ -213,19 +207,19 @@ class VideoFasterRCNN(tf_keras.Model):
 
     detections = self.actor_detector(
         preprocessed[fields.InputDataFields.keyframe], training=training)
-    rois = detections['proposal_boxes']
+    rois = detections[fields.PredictionFields.proposal_boxes]
     predictions = {
         fields.PredictionFields.frame_shape: tf.shape(
             rgb if rgb is not None else flow)[2:4],
         fields.PredictionFields.feature_map: feature_map,
         fields.PredictionFields.scene_feature_maps: feature_maps,
-        RPN_OUTPUTS: detections,
+        fields.PredictionFields.rpn_outputs: detections,
     }
     if training:
       if groundtruth is None:
         raise ValueError('predict(training=True) needs the groundtruth dict')
       seed = stateless_sampling.as_seed(seed, 'predict seed')
-      predictions[SAMPLING_SEED] = seed
+      predictions[fields.PredictionFields.sampling_seed] = seed
       rois, targets = self._sample_rois(
           rois, groundtruth,
           stateless_sampling.fold_in(seed, _ROI_SAMPLING_STREAM))
@@ -298,9 +292,9 @@ class VideoFasterRCNN(tf_keras.Model):
                                        weights=BOX_CODER_WEIGHTS)
     box_targets = tf.where(foreground[..., tf.newaxis], box_targets, 0.0)
     return tf.stop_gradient(rois), {
-        CLASS_TARGETS: tf.stop_gradient(class_targets),
-        FOREGROUND: foreground,
-        BOX_TARGETS: tf.stop_gradient(box_targets),
+        _TARGETS.class_targets: tf.stop_gradient(class_targets),
+        _TARGETS.foreground: foreground,
+        _TARGETS.box_targets: tf.stop_gradient(box_targets),
     }
 
   def loss(self, predictions: Mapping[str, tf.Tensor],
@@ -313,14 +307,15 @@ class VideoFasterRCNN(tf_keras.Model):
       groundtruth: the ground truth dict given to `predict`.
     """
     gt_boxes, valid = self._groundtruth_absolute(groundtruth)
-    seed = stateless_sampling.as_seed(predictions.get(SAMPLING_SEED))
+    seed = stateless_sampling.as_seed(
+        predictions.get(fields.PredictionFields.sampling_seed))
     objectness, rpn_localization = self.actor_detector.losses(
-        predictions[RPN_OUTPUTS], gt_boxes, valid,
+        predictions[fields.PredictionFields.rpn_outputs], gt_boxes, valid,
         seed=stateless_sampling.fold_in(seed, _RPN_SAMPLING_STREAM))
     targets = predictions[_SAMPLED]
     logits = predictions[fields.PredictionFields.class_logits]
-    class_targets = targets[CLASS_TARGETS]
-    foreground = targets[FOREGROUND]
+    class_targets = targets[_TARGETS.class_targets]
+    foreground = targets[_TARGETS.foreground]
     if self._label_mode == MULTI_LABEL:
       per_roi = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(
           labels=class_targets, logits=logits), axis=-1)
@@ -339,7 +334,7 @@ class VideoFasterRCNN(tf_keras.Model):
     if self.box_regressor is not None:
       terms[fields.LossFields.localization] = self._box_loss(
           predictions[fields.PredictionFields.box_encodings],
-          tf.cast(foreground, tf.int32), targets[BOX_TARGETS])
+          tf.cast(foreground, tf.int32), targets[_TARGETS.box_targets])
     terms = {name: value * self._loss_weights.get(name, 1.0)
              for name, value in terms.items()}
     regularization = (tf.add_n(self.losses) if self.losses

@@ -27,7 +27,10 @@ from official.vision.modeling.heads import dense_prediction_heads
 from official.vision.modeling.layers import roi_generator
 from official.vision.ops import anchor
 
+from acrn_tf.core import standard_fields
 from acrn_tf.core import stateless_sampling
+
+_P = standard_fields.PredictionFields
 
 # ImageNet statistics Model Garden's ResNets are trained with (0..255 scale).
 _MEAN_RGB = (0.485 * 255, 0.456 * 255, 0.406 * 255)
@@ -181,10 +184,11 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
       training: training mode (proposal settings and batch norm).
 
     Returns:
-      A dict with `rpn_scores` and `rpn_boxes` (level -> [batch, h_l, w_l,
-      num_anchors(*4)]), `anchor_boxes` (level -> absolute anchors),
-      `proposal_boxes` float32 [batch, num_proposals, 4] absolute and
-      `proposal_scores` [batch, num_proposals].
+      A dict keyed by standard_fields.PredictionFields:
+      rpn_objectness_logits and rpn_box_encodings (level -> [batch, h_l,
+      w_l, num_anchors(*4)]), anchor_boxes (level -> absolute anchors),
+      proposal_boxes float32 [batch, num_proposals, 4] absolute and
+      proposal_scores [batch, num_proposals].
     """
     features = self.backbone(images, training=training)
     levels = range(self._config_dict['min_level'],
@@ -199,11 +203,11 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
     proposals, scores = self.roi_generator(
         rpn_boxes, rpn_scores, anchors, image_shape, training=training)
     return {
-        'rpn_scores': rpn_scores,
-        'rpn_boxes': rpn_boxes,
-        'anchor_boxes': anchors,
-        'proposal_boxes': tf.stop_gradient(proposals),
-        'proposal_scores': tf.stop_gradient(scores),
+        _P.rpn_objectness_logits: rpn_scores,
+        _P.rpn_box_encodings: rpn_boxes,
+        _P.anchor_boxes: anchors,
+        _P.proposal_boxes: tf.stop_gradient(proposals),
+        _P.proposal_scores: tf.stop_gradient(scores),
     }
 
   def targets(self, gt_boxes: tf.Tensor, gt_valid: tf.Tensor,
@@ -286,8 +290,9 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
       seed: stateless seed of the anchor sampling (see `targets`).
     """
     score_targets, box_targets = self.targets(gt_boxes, gt_valid, seed)
-    objectness = self._score_loss(outputs['rpn_scores'], score_targets)
-    localization = self._box_loss(outputs['rpn_boxes'], box_targets)
+    objectness = self._score_loss(outputs[_P.rpn_objectness_logits],
+                                  score_targets)
+    localization = self._box_loss(outputs[_P.rpn_box_encodings], box_targets)
     return objectness, localization
 
   def get_config(self):

@@ -44,8 +44,8 @@ def test_sampled_rois_take_the_matched_actors_labels(base_model):
                                    training=True, groundtruth=batch)
   targets = predictions[_P.sampled_targets]
   rois = predictions[_P.proposal_boxes].numpy() / 64.0
-  classes = targets[video_faster_rcnn.CLASS_TARGETS].numpy()
-  foreground = targets[video_faster_rcnn.FOREGROUND].numpy()
+  classes = targets[fields.SampledTargetFields.class_targets].numpy()
+  foreground = targets[fields.SampledTargetFields.foreground].numpy()
   gt_boxes = batch[fields.InputDataFields.groundtruth_boxes].numpy()
   gt_classes = batch[fields.InputDataFields.groundtruth_classes].numpy()
   assert foreground.any()  # ground truth boxes are mixed in
@@ -66,7 +66,7 @@ def _training_outputs(model, batch, seed=None):
   targets = predictions[_P.sampled_targets]
   return {
       'rois': predictions[_P.proposal_boxes].numpy(),
-      'foreground': targets[video_faster_rcnn.FOREGROUND].numpy(),
+      'foreground': targets[fields.SampledTargetFields.foreground].numpy(),
       'logits': predictions[_P.class_logits].numpy(),
       'losses': {k: float(v) for k, v in
                  model.loss(predictions, batch).items()},
