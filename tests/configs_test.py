@@ -54,3 +54,28 @@ def test_ava_config_evaluates_60_classes():
   config = config_util.load_pipeline_config(
       os.path.join(REPO_ROOT, 'configs', 'ava', 'acrn_s3dg_v2.1.config'))
   assert config.model.video_faster_rcnn.action_head.num_classes == 60
+
+
+@pytest.mark.parametrize('name', ['jhmdb/acrn_s3dg_split1.config',
+                                  'jhmdb/acrn_s3dg_split2.config',
+                                  'jhmdb/acrn_s3dg_split3.config'])
+def test_jhmdb_configs_read_the_label_map_the_converter_writes(name):
+  # create_jhmdb_tf_record writes label_map.pbtxt beside its shards, under
+  # WORKSPACE.md's records/<dataset>/.
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', name))
+  for reader in (config.train_input_reader, config.eval_input_reader[0]):
+    records_dir = os.path.dirname(
+        reader.tf_record_input_reader.input_path[0])
+    assert records_dir == 'PATH_TO_BE_CONFIGURED/records/jhmdb'
+    assert reader.label_map_path == os.path.join(records_dir,
+                                                 'label_map.pbtxt')
+
+
+def test_ava_config_reads_records_and_the_official_files_per_workspace():
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', 'ava', 'acrn_s3dg_v2.1.config'))
+  for reader in (config.train_input_reader, config.eval_input_reader[0]):
+    assert reader.tf_record_input_reader.input_path[0].startswith(
+        'PATH_TO_BE_CONFIGURED/records/ava/')
+    assert reader.label_map_path.startswith('PATH_TO_BE_CONFIGURED/data/ava/')
