@@ -18,6 +18,7 @@ trained run resumes from its last checkpoint).
   work_dir/data/          the generated videos and AVA csv files
   work_dir/records/       train-*.tfrecord, test-*.tfrecord
   work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
+                          (and train.log when runs go side by side)
 """
 
 import dataclasses
@@ -27,8 +28,10 @@ import os
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from google.protobuf import text_format
 import tf_keras
 
+from acrn_tf.benchmarks import run_pool
 from acrn_tf.builders import config_util
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.data import ava
@@ -48,6 +51,8 @@ MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
 # Table 1b compares these two at every clip length.
 CLIP_LENGTH_MODELS = ('base', 'acrn')
 RESULT_JSON = 'result.json'
+# A run's training and evaluation output when it runs in a worker process.
+TRAIN_LOG = 'train.log'
 FRAME_AP = 'frame_ap'
 
 ProgressFn = Callable[[str], None]
@@ -65,6 +70,8 @@ class Budget:
     num_steps: training steps of every run (batch and schedule are the
       config's; the cosine decay is stretched to num_steps).
     warmup_steps: linear warm-up steps.
+    learning_rate: the cosine schedule's peak (learning_rate_base); None
+      keeps the config's.
     num_eval_examples: test keyframes evaluated (0: all).
     dataset_overrides: SyntheticConfig fields replacing the `benchmark`
       preset's (e.g. fewer videos for a quick run).
@@ -75,6 +82,7 @@ class Budget:
   clip_lengths: Sequence[int]
   num_steps: int
   warmup_steps: int
+  learning_rate: Optional[float] = None
   num_eval_examples: int = 0
   dataset_overrides: Dict = dataclasses.field(default_factory=dict)
 
@@ -92,6 +100,9 @@ class Budget:
     if not 0 <= self.warmup_steps < self.num_steps:
       raise ValueError('budget.warmup_steps must be in [0, num_steps), got '
                        f'{self.warmup_steps}')
+    if self.learning_rate is not None and not self.learning_rate > 0:
+      raise ValueError('budget.learning_rate must be > 0, got '
+                       f'{self.learning_rate}')
     if self.num_eval_examples < 0:
       raise ValueError('budget.num_eval_examples must be >= 0, got '
                        f'{self.num_eval_examples}')
@@ -216,6 +227,14 @@ def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
   if schedule.HasField('cosine_decay_learning_rate'):
     schedule.cosine_decay_learning_rate.total_steps = budget.num_steps
     schedule.cosine_decay_learning_rate.warmup_steps = budget.warmup_steps
+    if budget.learning_rate is not None:
+      schedule.cosine_decay_learning_rate.learning_rate_base = (
+          budget.learning_rate)
+  elif budget.learning_rate is not None:
+    raise ValueError(
+        'budget.learning_rate replaces a cosine_decay_learning_rate\'s '
+        'learning_rate_base; the config\'s schedule is '
+        f'{schedule.WhichOneof("learning_rate") or "unset"}')
   for reader, records in ((config.train_input_reader, paths.train_records),
                           (config.eval_input_reader[0], paths.test_records)):
     del reader.tf_record_input_reader.input_path[:]
@@ -290,9 +309,33 @@ def load_result(run_dir: str) -> Optional[Dict]:
     return json.load(f)
 
 
+def train_and_evaluate_text(run_fields: Dict, config_text: str,
+                            run_dir: str) -> Dict:
+  """`train_and_evaluate` with picklable arguments, for `run_pool` workers.
+
+  Args:
+    run_fields: a Run as a dict (dataclasses.asdict).
+    config_text: the run's pipeline config in protobuf text format.
+    run_dir: as for train_and_evaluate.
+  """
+  config = pipeline_pb2.TrainEvalPipelineConfig()
+  text_format.Parse(config_text, config)
+  return train_and_evaluate(Run(**run_fields), config, run_dir)
+
+
+def _done_line(index: int, total: int, run: Run, result: Dict,
+               started: float) -> str:
+  return (f'[{index + 1}/{total}] {run.name}: frame-AP '
+          f'{_points(result["frame_ap"])} (train '
+          f'{result["train_seconds"]:.0f} s, eval '
+          f'{result["eval_seconds"]:.0f} s; '
+          f'{(time.time() - started) / 60:.1f} min so far)')
+
+
 def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
                   progress: ProgressFn = print,
-                  runs: Optional[Sequence[Run]] = None) -> List[Dict]:
+                  runs: Optional[Sequence[Run]] = None,
+                  jobs: int = 1) -> List[Dict]:
   """Prepares the data and does every run not done yet; returns results.
 
   Args:
@@ -301,6 +344,9 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
     budget: the Budget (validated here).
     progress: called with one line of progress text at a time.
     runs: a subset of `plan_runs(budget)` (default all).
+    jobs: runs side by side. 1 trains in this process; more train each run
+      in its own process pinned to a share of the cores (see `run_pool`),
+      with its output in the run's train.log.
 
   Returns:
     The results of the runs, in plan order.
@@ -309,24 +355,53 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   base = config_util.read_pipeline_config(base_config_path)
   paths = prepare_dataset(work_dir, budget, progress)
   runs = list(runs) if runs is not None else plan_runs(budget)
-  results = []
+  results = [None] * len(runs)
+  todo = []
   started = time.time()
   for index, run in enumerate(runs):
     run_dir = os.path.join(work_dir, 'runs', run.name)
-    result = load_result(run_dir)
-    if result is None:
+    results[index] = load_result(run_dir)
+    if results[index] is None:
+      todo.append(index)
+    else:
+      progress(f'[{index + 1}/{len(runs)}] {run.name}: done before, frame-AP '
+               f'{_points(results[index]["frame_ap"])}')
+  if jobs == 1:
+    for index in todo:
+      run = runs[index]
       progress(f'[{index + 1}/{len(runs)}] {run.name}: training '
                f'{budget.num_steps} steps ...')
       tf_keras.backend.clear_session()
-      result = train_and_evaluate(
-          run, run_config(base, run, budget, paths), run_dir)
-      progress(f'[{index + 1}/{len(runs)}] {run.name}: frame-AP '
-               f'{_points(result["frame_ap"])} (train '
-               f'{result["train_seconds"]:.0f} s, eval '
-               f'{result["eval_seconds"]:.0f} s; '
-               f'{(time.time() - started) / 60:.1f} min so far)')
-    else:
-      progress(f'[{index + 1}/{len(runs)}] {run.name}: done before, frame-AP '
-               f'{_points(result["frame_ap"])}')
-    results.append(result)
+      results[index] = train_and_evaluate(
+          run, run_config(base, run, budget, paths),
+          os.path.join(work_dir, 'runs', run.name))
+      progress(_done_line(index, len(runs), run, results[index], started))
+    return results
+
+  tasks = []
+  for index in todo:
+    run = runs[index]
+    run_dir = os.path.join(work_dir, 'runs', run.name)
+    os.makedirs(run_dir, exist_ok=True)
+    tasks.append(run_pool.Task(
+        name=run.name,
+        function=f'{__name__}:{train_and_evaluate_text.__name__}',
+        args=(dataclasses.asdict(run),
+              text_format.MessageToString(run_config(base, run, budget,
+                                                     paths)),
+              run_dir),
+        log_path=os.path.join(run_dir, TRAIN_LOG)))
+
+  def on_start(position, task, cores):
+    index = todo[position]
+    progress(f'[{index + 1}/{len(runs)}] {task.name}: training '
+             f'{budget.num_steps} steps on cores '
+             f'{",".join(map(str, cores))} (output in {task.log_path}) ...')
+
+  def on_done(position, task, result):
+    index = todo[position]
+    results[index] = result
+    progress(_done_line(index, len(runs), runs[index], result, started))
+
+  run_pool.run_tasks(tasks, jobs, on_start, on_done)
   return results

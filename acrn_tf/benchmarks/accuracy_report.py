@@ -96,6 +96,12 @@ def _cell(summary: Summary) -> str:
   return f'{summary.mean:.1f} ± {summary.std:.1f}'
 
 
+def _peak_learning_rate(budget: accuracy.Budget) -> str:
+  if budget.learning_rate is None:
+    return ''
+  return f' from a peak learning rate of {budget.learning_rate:g}'
+
+
 def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
                     command: str, date: str, elapsed_minutes: float,
                     machine: str, plots: Mapping[str, str]) -> str:
@@ -112,7 +118,8 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
       f'budget and evaluated on its test split. Budget `{budget.name}`: '
       f'{budget.num_steps} steps of batch '
       f'{results[0]["batch_size"] if results else "?"}, '
-      f'{budget.warmup_steps} warm-up steps then cosine decay, '
+      f'{budget.warmup_steps} warm-up steps then cosine decay'
+      f'{_peak_learning_rate(budget)}, '
       f'{budget.frames_per_clip}-frame clips, seeds '
       f'{", ".join(str(s) for s in budget.seeds)}; '
       f'{results[0]["num_test_keyframes"] if results else "?"} test '

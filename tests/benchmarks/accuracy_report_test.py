@@ -1,5 +1,6 @@
 """accuracy_report: summaries worked out by hand, the page and the plots."""
 
+import dataclasses
 import json
 import math
 
@@ -80,6 +81,13 @@ def test_markdown_tables_and_command():
   assert '| acrn_f2_s0 | 15.00 | 30 | 5 |' in text
   assert '![frame-AP per model](a.png)' in text
   assert 'heat maps' not in text
+  assert '1 warm-up steps then cosine decay, 8-frame clips' in text
+  with_rate = report.format_markdown(
+      _results(), dataclasses.replace(_BUDGET, learning_rate=0.04),
+      'python tools/benchmark.py accuracy', '2026-11-25', 12.4, 'a CPU',
+      names)
+  assert ('1 warm-up steps then cosine decay from a peak learning rate of '
+          '0.04, 8-frame clips') in with_rate
 
 
 def test_write_report_files(tmp_path):

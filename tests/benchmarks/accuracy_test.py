@@ -1,5 +1,6 @@
 """accuracy: the run plan, each run's config, and one tiny run end to end."""
 
+import dataclasses
 import os
 
 import pytest
@@ -37,10 +38,10 @@ def test_quick_plan():
     ({'seeds': (1, 1)}, r'repeated seeds in \[1, 1\]'),
     ({'clip_lengths': (0, 8)}, 'clip lengths must be >= 1'),
     ({'num_steps': 0}, 'budget.num_steps must be >= 1, got 0'),
-    ({'warmup_steps': 800}, r'warmup_steps must be in \[0, num_steps\)'),
+    ({'num_steps': 100, 'warmup_steps': 100}, r'warmup_steps must be in \[0, num_steps\)'),
+    ({'learning_rate': 0.0}, 'budget.learning_rate must be > 0, got 0.0'),
 ])
 def test_impossible_budgets_are_refused(changes, message):
-  import dataclasses  # pylint: disable=g-import-not-at-top
   with pytest.raises(ValueError, match=message):
     dataclasses.replace(accuracy.FULL, **changes).validate()
 
@@ -49,7 +50,9 @@ def test_impossible_budgets_are_refused(changes, message):
 def test_run_config_changes_only_the_run(model, field):
   base = config_util.read_pipeline_config(_CONFIG)
   run = accuracy.Run(model, seed=2, frames_per_clip=4)
-  config = accuracy.run_config(base, run, accuracy.FULL, _PATHS)
+  budget = dataclasses.replace(accuracy.FULL, num_steps=800,
+                               warmup_steps=80, learning_rate=None)
+  config = accuracy.run_config(base, run, budget, _PATHS)
   relation = config.model.video_faster_rcnn.relation_module
   assert relation.WhichOneof('relation_module_oneof') == field
   assert len(relation.scene_features) == (0 if model == 'base' else 1)
@@ -69,6 +72,22 @@ def test_run_config_changes_only_the_run(model, field):
   assert config.eval_config.num_visualizations == 0
   # The base config is left as it was.
   assert base.model.video_faster_rcnn.relation_module.HasField('acrn')
+
+
+def test_run_config_sets_the_budget_learning_rate():
+  base = config_util.read_pipeline_config(_CONFIG)
+  budget = dataclasses.replace(accuracy.FULL, learning_rate=0.05)
+  config = accuracy.run_config(base, accuracy.Run('acrn', 0, 8), budget,
+                               _PATHS)
+  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
+            .cosine_decay_learning_rate)
+  assert cosine.learning_rate_base == pytest.approx(0.05)
+  constant = config_util.read_pipeline_config(_CONFIG)
+  constant.train_config.optimizer.momentum_optimizer.learning_rate.\
+      constant_learning_rate.learning_rate = 0.01
+  with pytest.raises(ValueError, match='the config.s schedule is '
+                     'constant_learning_rate'):
+    accuracy.run_config(constant, accuracy.Run('acrn', 0, 8), budget, _PATHS)
 
 
 def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
@@ -108,3 +127,25 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
       min_score=0.0, shorter_side=96, columns=2)
   with open(png, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+
+
+def test_runs_side_by_side_in_worker_processes(tmp_path):
+  budget = accuracy.Budget(
+      name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
+      num_steps=1, warmup_steps=0, num_eval_examples=4,
+      dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
+                         'num_test_videos': 1, 'duration_seconds': 3})
+  work = str(tmp_path / 'work')
+  runs = [accuracy.Run('base', 0, 2), accuracy.Run('acrn', 0, 2)]
+  lines = []
+  results = accuracy.run_benchmark(_CONFIG, work, budget, lines.append,
+                                   runs=runs, jobs=2)
+  assert [r['name'] for r in results] == ['base_f2_s0', 'acrn_f2_s0']
+  for run, result in zip(runs, results):
+    run_dir = os.path.join(work, 'runs', run.name)
+    assert accuracy.load_result(run_dir) == result
+    assert 0.0 <= result['frame_ap'] <= 1.0
+    # The worker's output went to the run's log, not to the console.
+    assert os.path.getsize(os.path.join(run_dir, accuracy.TRAIN_LOG)) > 0
+  assert sum('training 1 steps on cores' in line for line in lines) == 2
+  assert sum(': frame-AP ' in line for line in lines) == 2
