@@ -26,7 +26,6 @@ writes the shards s with s % num_processes == p.
 
 import os
 import sys
-import time
 
 try:
   import acrn_tf  # pylint: disable=unused-import
@@ -37,7 +36,8 @@ except ImportError:
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.data import ava  # pylint: disable=g-import-not-at-top
+from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
+from acrn_tf.data import ava
 from acrn_tf.data import conversion
 from acrn_tf.data import conversion_report
 from acrn_tf.data import label_map_util
@@ -96,28 +96,6 @@ _OVERWRITE = flags.DEFINE_boolean(
     'overwrite', False, 'Rewrite shards that an earlier run completed.')
 
 
-class _ProgressPrinter:
-  """Redraws the progress line on stderr at most every 0.2 s."""
-
-  def __init__(self, stream=sys.stderr):
-    self._stream = stream
-    self._tty = stream.isatty()
-    self._last = 0.0
-
-  def __call__(self, progress):
-    now = time.time()
-    final = (progress.keyframes_done == progress.keyframes_total and
-             progress.shards_done == progress.shards_total)
-    if not final and now - self._last < (0.2 if self._tty else 5.0):
-      return
-    self._last = now
-    line = conversion_report.format_progress(progress)
-    self._stream.write(f'\r{line}' if self._tty else f'{line}\n')
-    if final and self._tty:
-      self._stream.write('\n')
-    self._stream.flush()
-
-
 def _options() -> conversion.ConversionOptions:
   return conversion.ConversionOptions(
       frames_per_clip=_FRAMES_PER_CLIP.value,
@@ -160,7 +138,9 @@ def run(argv) -> conversion_report.ConversionSummary:
       result.keyframes, label_map, _OUTPUT_PATH.value, _options(),
       num_shards=_NUM_SHARDS.value, num_processes=_NUM_PROCESSES.value,
       process_index=_PROCESS_INDEX.value, videos_dir=_VIDEOS_DIR.value,
-      progress_fn=_ProgressPrinter(), overwrite=_OVERWRITE.value)
+      progress_fn=progress_line.ProgressLine(
+          conversion_report.format_progress, conversion_report.is_final),
+      overwrite=_OVERWRITE.value)
   print(conversion_report.format_summary(summary, label_map))
   return summary
 

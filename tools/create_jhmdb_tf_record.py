@@ -36,7 +36,6 @@ s % num_processes == p); --shard_index i writes shard i alone.
 import os
 import pickle
 import sys
-import time
 
 try:
   import acrn_tf  # pylint: disable=unused-import
@@ -47,7 +46,8 @@ except ImportError:
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.data import conversion  # pylint: disable=g-import-not-at-top
+from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
+from acrn_tf.data import conversion
 from acrn_tf.data import conversion_report
 from acrn_tf.data import jhmdb
 from acrn_tf.data import optical_flow
@@ -107,28 +107,6 @@ _ALLOW_CLAMPED_FRAMES = flags.DEFINE_boolean(
     '(their frames repeat the first/last frame); false skips them.')
 _OVERWRITE = flags.DEFINE_boolean(
     'overwrite', False, 'Rewrite shards that an earlier run completed.')
-
-
-class _ProgressPrinter:
-  """Redraws the progress line on stderr at most every 0.2 s."""
-
-  def __init__(self, stream=sys.stderr):
-    self._stream = stream
-    self._tty = stream.isatty()
-    self._last = 0.0
-
-  def __call__(self, progress):
-    now = time.time()
-    final = (progress.keyframes_done == progress.keyframes_total and
-             progress.shards_done == progress.shards_total)
-    if not final and now - self._last < (0.2 if self._tty else 5.0):
-      return
-    self._last = now
-    line = conversion_report.format_progress(progress)
-    self._stream.write(f'\r{line}' if self._tty else f'{line}\n')
-    if final and self._tty:
-      self._stream.write('\n')
-    self._stream.flush()
 
 
 def _options() -> conversion.ConversionOptions:
@@ -207,7 +185,8 @@ def run(argv) -> conversion_report.ConversionSummary:
   summary = conversion.convert(
       keyframes, label_map, _OUTPUT_PATH.value, _options(),
       num_shards=_NUM_SHARDS.value, num_processes=num_processes,
-      process_index=process_index, progress_fn=_ProgressPrinter(),
+      process_index=process_index, progress_fn=progress_line.ProgressLine(
+          conversion_report.format_progress, conversion_report.is_final),
       overwrite=_OVERWRITE.value)
   print(conversion_report.format_summary(summary, label_map))
   return summary

@@ -32,7 +32,6 @@ prints one line and exits with status 1.
 
 import os
 import sys
-import time
 
 try:
   import acrn_tf  # pylint: disable=unused-import
@@ -43,7 +42,8 @@ except ImportError:
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.inference import detectors  # pylint: disable=g-import-not-at-top
+from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
+from acrn_tf.inference import detectors
 from acrn_tf.inference import rendering
 from acrn_tf.inference import video_inference
 
@@ -109,28 +109,6 @@ def format_progress(progress: video_inference.InferenceProgress) -> str:
   return line
 
 
-class _ProgressPrinter:
-  """Redraws the progress line on stderr (at most every 0.2 s on a tty,
-  every 5 s otherwise, and always for the last keyframe)."""
-
-  def __init__(self, stream=None):
-    self._stream = stream or sys.stderr
-    self._tty = self._stream.isatty()
-    self._last = 0.0
-
-  def __call__(self, progress: video_inference.InferenceProgress):
-    now = time.time()
-    final = progress.keyframes_done >= progress.keyframes_total
-    if not final and now - self._last < (0.2 if self._tty else 5.0):
-      return
-    self._last = now
-    line = format_progress(progress)
-    self._stream.write(f'\r{line}' if self._tty else f'{line}\n')
-    if final and self._tty:
-      self._stream.write('\n')
-    self._stream.flush()
-
-
 def _detector() -> detectors.Detector:
   """The detector the model flags name (exactly one way)."""
   from_export = _SAVED_MODEL_DIR.value is not None
@@ -177,8 +155,10 @@ def run(argv) -> video_inference.InferenceSummary:
       max_frames=_MAX_FRAMES.value, min_score=_MIN_SCORE.value,
       render_shorter_side=_RENDER_SHORTER_SIDE.value,
       heatmap_frames_dir=_HEATMAP_FRAMES_DIR.value)
+  progress = progress_line.ProgressLine(
+      format_progress, lambda p: p.keyframes_done >= p.keyframes_total)
   summary = video_inference.run_inference(detector, _VIDEO.value, options,
-                                          progress=_ProgressPrinter())
+                                          progress=progress)
   print(f'{summary.video_id}: {summary.keyframes} keyframes, '
         f'{summary.detections} detections, {summary.tubes} tubes in '
         f'{summary.elapsed_seconds:.1f} s')

@@ -169,6 +169,12 @@ def _format_seconds(seconds: Optional[float]) -> str:
   return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
 
 
+def is_final(progress: ConversionProgress) -> bool:
+  """Whether `progress` is a conversion's last report (all shards done)."""
+  return (progress.keyframes_done == progress.keyframes_total and
+          progress.shards_done == progress.shards_total)
+
+
 def format_progress(progress: ConversionProgress, width: int = 30) -> str:
   """One line: bar, keyframes done/total, rate, time left, skips."""
   total = max(progress.keyframes_total, 1)

@@ -26,6 +26,14 @@ def test_progress_line_by_hand():
       '[....] 0/5000 keyframes, 0.0/s, -:--:-- left, shard 1/3, 0 skipped')
 
 
+def test_is_final_only_when_every_keyframe_and_shard_is_done():
+  progress = conversion_report.ConversionProgress
+  assert conversion_report.is_final(progress(12, 12, 12, 0, 2, 2, 1.0))
+  # All keyframes read, the last shard not yet closed.
+  assert not conversion_report.is_final(progress(12, 12, 12, 0, 1, 2, 1.0))
+  assert not conversion_report.is_final(progress(11, 12, 11, 0, 2, 2, 1.0))
+
+
 def test_shard_stats_json_round_trip_and_summary():
   stats = conversion_report.ShardStats(fingerprint='abc')
   stats.add_written(_keyframe(), clamped=True)
