@@ -37,10 +37,10 @@ test: $(INSTALLED)
 demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
-# The accuracy benchmark (docs/results/): 63 minutes on 2 cores (2026-12-04);
-# the quick one (one seed, 400 steps, a smaller dataset) is sized for about
-# 15, not yet timed. Trained runs stay in $(WORKSPACE)/benchmark and are not
-# run again.
+# The accuracy benchmark (docs/results/): 63 minutes on 2 cores (2026-12-04,
+# one run at a time; it now trains two side by side, see --accuracy_jobs);
+# the quick one (one seed, 400 steps, a smaller dataset) is not yet timed.
+# Trained runs stay in $(WORKSPACE)/benchmark and are not run again.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
 	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results

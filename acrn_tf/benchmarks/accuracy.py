@@ -395,7 +395,7 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   def on_start(position, task, cores):
     index = todo[position]
     progress(f'[{index + 1}/{len(runs)}] {task.name}: training '
-             f'{budget.num_steps} steps on cores '
+             f'{budget.num_steps} steps on core{"s" if len(cores) > 1 else ""} '
              f'{",".join(map(str, cores))} (output in {task.log_path}) ...')
 
   def on_done(position, task, result):
