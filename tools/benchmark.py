@@ -71,6 +71,9 @@ _ACCURACY_STEPS = flags.DEFINE_integer(
     'accuracy_steps', None, 'accuracy: training steps per run (default: the '
     f'budget\'s, {accuracy.FULL.num_steps} or {accuracy.QUICK.num_steps} '
     'with --quick).')
+_ACCURACY_LEARNING_RATE = flags.DEFINE_float(
+    'accuracy_learning_rate', None, 'accuracy: peak learning rate of every '
+    'run\'s cosine schedule (default: the budget\'s, else the config\'s).')
 _ACCURACY_JOBS = flags.DEFINE_integer(
     'accuracy_jobs', min(2, len(run_pool.schedulable_cores())),
     'accuracy: runs trained side by side, each in its own process pinned to '
@@ -231,6 +234,8 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
   if _ACCURACY_STEPS.value is not None:
     changes['num_steps'] = _ACCURACY_STEPS.value
     changes['warmup_steps'] = _ACCURACY_STEPS.value // 10
+  if _ACCURACY_LEARNING_RATE.value is not None:
+    changes['learning_rate'] = _ACCURACY_LEARNING_RATE.value
   if _ACCURACY_SEEDS.value is not None:
     changes['seeds'] = _positive_ints(_ACCURACY_SEEDS)
   if _CLIP_LENGTHS.value is not None:

@@ -44,7 +44,7 @@ def test_speed_quick_sections_end_to_end(tmp_path):
 
 
 def test_usage_errors(tmp_path):
-  # Each run imports TensorFlow (seconds): the dispatcher's case and three
+  # Each run imports TensorFlow (seconds): the dispatcher's case and four
   # flags'.
   result = _run_tool(['sped'], str(tmp_path))
   assert result.returncode != 0
@@ -62,4 +62,8 @@ def test_usage_errors(tmp_path):
                       '--accuracy_jobs', '0'], str(tmp_path))
   assert result.returncode != 0
   assert '--accuracy_jobs: jobs must be in [1, ' in result.stderr
+  result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
+                      '--accuracy_learning_rate=-1'], str(tmp_path))
+  assert result.returncode != 0
+  assert 'budget.learning_rate must be > 0, got -1.0' in result.stderr
   assert not (tmp_path / 'out').exists()
