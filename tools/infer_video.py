@@ -88,24 +88,15 @@ _VIDEO_ID = flags.DEFINE_string(
     'file\'s name without extension).')
 
 
-def _format_seconds(seconds: float) -> str:
-  seconds = int(round(seconds))
-  hours, rest = divmod(seconds, 3600)
-  minutes, seconds = divmod(rest, 60)
-  if hours:
-    return f'{hours}:{minutes:02d}:{seconds:02d}'
-  return f'{minutes}:{seconds:02d}'
-
-
 def format_progress(progress: video_inference.InferenceProgress) -> str:
   """`keyframes 12/300 (4%), 0:03 elapsed, 1:12 left`."""
   total = max(progress.keyframes_total, 1)
   line = (f'keyframes {progress.keyframes_done}/{progress.keyframes_total} '
           f'({100 * progress.keyframes_done // total}%), '
-          f'{_format_seconds(progress.elapsed_seconds)} elapsed')
+          f'{progress_line.format_seconds(progress.elapsed_seconds)} elapsed')
   left = progress.seconds_left
   if left is not None:
-    line += f', {_format_seconds(left)} left'
+    line += f', {progress_line.format_seconds(left)} left'
   return line
 
 

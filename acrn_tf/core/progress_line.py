@@ -17,6 +17,21 @@ TTY_INTERVAL = 0.2
 LOG_INTERVAL = 5.0
 
 
+def format_seconds(seconds: Optional[float]) -> str:
+  """A duration as 'M:SS', or 'H:MM:SS' from an hour on; '-:--' for None.
+
+  The one format of every progress line and ETA the project prints.
+  """
+  if seconds is None:
+    return '-:--'
+  seconds = int(round(seconds))
+  hours, rest = divmod(seconds, 3600)
+  minutes, seconds = divmod(rest, 60)
+  if hours:
+    return f'{hours}:{minutes:02d}:{seconds:02d}'
+  return f'{minutes}:{seconds:02d}'
+
+
 class ProgressLine:
   """A progress callback that draws `format_line(progress)` on `stream`."""
 

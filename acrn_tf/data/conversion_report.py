@@ -11,6 +11,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 
 from absl import logging
 
+from acrn_tf.core import progress_line
 from acrn_tf.data import annotations
 
 # At most this many skipped keyframes of each reason are kept per shard
@@ -162,13 +163,6 @@ class ShardStats:
     return cls(**content)
 
 
-def _format_seconds(seconds: Optional[float]) -> str:
-  if seconds is None:
-    return '-:--:--'
-  seconds = int(round(seconds))
-  return f'{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}'
-
-
 def is_final(progress: ConversionProgress) -> bool:
   """Whether `progress` is a conversion's last report (all shards done)."""
   return (progress.keyframes_done == progress.keyframes_total and
@@ -182,7 +176,7 @@ def format_progress(progress: ConversionProgress, width: int = 30) -> str:
   return (f'[{"#" * filled}{"." * (width - filled)}] '
           f'{progress.keyframes_done}/{progress.keyframes_total} keyframes, '
           f'{progress.keyframes_per_second:.1f}/s, '
-          f'{_format_seconds(progress.seconds_left)} left, '
+          f'{progress_line.format_seconds(progress.seconds_left)} left, '
           f'shard {min(progress.shards_done + 1, progress.shards_total)}/'
           f'{progress.shards_total}, {progress.keyframes_skipped} skipped')
 

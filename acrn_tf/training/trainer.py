@@ -23,6 +23,7 @@ import orbit
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.core import progress_line
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.core import stateless_sampling
 
@@ -162,7 +163,7 @@ class DetectionTrainer(orbit.StandardTrainer):
     eta = ''
     if self._total_steps and steps:
       left = (self._total_steps - step) * elapsed / steps
-      eta = f', {_duration(left)} left'
+      eta = f', {progress_line.format_seconds(left)} left'
     logging.info('step %d/%s: loss %.4f, %.1f examples/s%s', step,
                  self._total_steps or '?',
                  outputs.get(fields.LossFields.total, float('nan')),
@@ -180,12 +181,3 @@ def step_seed(seed: int, step) -> tf.Tensor:
   """
   return tf.stack([tf.constant(seed, tf.int64),
                    tf.cast(tf.convert_to_tensor(step), tf.int64)])
-
-
-def _duration(seconds: float) -> str:
-  seconds = int(round(seconds))
-  hours, rest = divmod(seconds, 3600)
-  minutes, seconds = divmod(rest, 60)
-  if hours:
-    return f'{hours}h{minutes:02d}m'
-  return f'{minutes}m{seconds:02d}s'

@@ -48,3 +48,11 @@ def test_a_terminal_redraws_in_place_every_0_2_seconds():
   line(2)
   line(3)        # the last ends the line
   assert stream.getvalue() == '\r0/3\r2/3\r3/3\n'
+
+
+def test_format_seconds():
+  assert progress_line.format_seconds(None) == '-:--'
+  assert progress_line.format_seconds(4.4) == '0:04'
+  assert progress_line.format_seconds(59.6) == '1:00'
+  assert progress_line.format_seconds(3599) == '59:59'
+  assert progress_line.format_seconds(3600 + 62) == '1:01:02'

@@ -19,11 +19,11 @@ def test_progress_line_by_hand():
   assert progress.keyframes_per_second == 2.0
   assert progress.seconds_left == 4.5
   assert conversion_report.format_progress(progress, width=8) == (
-      '[##......] 3/12 keyframes, 2.0/s, 0:00:04 left, shard 2/2, 1 skipped')
+      '[##......] 3/12 keyframes, 2.0/s, 0:04 left, shard 2/2, 1 skipped')
   start = conversion_report.ConversionProgress(0, 5000, 0, 0, 0, 3, 0.0)
   assert start.seconds_left is None
   assert conversion_report.format_progress(start, width=4) == (
-      '[....] 0/5000 keyframes, 0.0/s, -:--:-- left, shard 1/3, 0 skipped')
+      '[....] 0/5000 keyframes, 0.0/s, -:-- left, shard 1/3, 0 skipped')
 
 
 def test_is_final_only_when_every_keyframe_and_shard_is_done():
