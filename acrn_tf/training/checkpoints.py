@@ -49,6 +49,27 @@ def _names(variables) -> List[str]:
   return sorted(v.name for v in variables)
 
 
+def _read_objects(path: str, kind: str, expected: str, **objects) -> None:
+  """Restores `objects` (checkpoint children by name) from `path`.
+
+  Raises:
+    ValueError: a variable of `objects` has no value in the checkpoint or
+      another shape. TensorFlow's own AssertionError prints every variable
+      of the model; this names the field, the type and what was expected,
+      with the first line of TensorFlow's message.
+  """
+  try:
+    status = tf.train.Checkpoint(**objects).read(path)
+    status.expect_partial().assert_existing_objects_matched()
+  except (AssertionError, ValueError, tf.errors.OpError) as e:
+    lines = str(e).strip().splitlines()
+    detail = f' ({lines[0][:200]})' if lines else ''
+    raise ValueError(
+        f'train_config.fine_tune_checkpoint {path} does not fit '
+        f'fine_tune_checkpoint_type {kind}: expected {expected}{detail}'
+    ) from None
+
+
 def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
   """Restores `train_config.fine_tune_checkpoint` into a built model.
 
@@ -85,13 +106,14 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     restored_vars = [v for part in parts for v in part.variables]
   elif kind == 'RESNET':
     backbone = model.actor_detector.backbone
-    status = tf.train.Checkpoint(backbone=backbone).read(path)
-    status.expect_partial().assert_existing_objects_matched()
+    _read_objects(path, kind, 'a Model Garden ResNet saved as `backbone` (as '
+                  'its tasks save it) of the actor detector\'s model_id and '
+                  'depth_multiplier', backbone=backbone)
     restored_vars = backbone.variables
     report = None
   elif kind == 'FULL':
-    status = tf.train.Checkpoint(model=model).read(path)
-    status.expect_partial().assert_existing_objects_matched()
+    _read_objects(path, kind, 'an acrn_tf training checkpoint of a model '
+                  'with this config', model=model)
     restored_vars = all_variables
     report = None
   else:

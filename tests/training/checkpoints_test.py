@@ -1,0 +1,131 @@
+"""checkpoints.warm_start: each checkpoint type restores what it should."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from acrn_tf.protos import train_pb2
+from acrn_tf.training import checkpoints
+from tests.meta_architectures import model_fixtures
+from tests.models import slim_checkpoint_fixtures as slim_fx
+
+
+def _built_model():
+  model = model_fixtures.build_model('acrn')
+  batch = model_fixtures.two_clip_batch()
+  model.predict(model.preprocess(batch), training=False)
+  return model
+
+
+def _randomize(variables, seed):
+  rng = np.random.default_rng(seed)
+  for variable in variables:
+    variable.assign(rng.normal(size=variable.shape).astype(
+        variable.dtype.as_numpy_dtype))
+
+
+def _values(variables):
+  return {id(v): v.numpy() for v in variables}
+
+
+def _train_config(kind, path):
+  config = train_pb2.TrainConfig()
+  config.fine_tune_checkpoint = path
+  config.fine_tune_checkpoint_type = getattr(train_pb2.TrainConfig, kind)
+  return config
+
+
+@pytest.fixture(scope='module')
+def models():
+  """(target, source): two built tiny ACRN models, source randomised."""
+  target, source = _built_model(), _built_model()
+  _randomize(source.variables, seed=1)
+  return target, source
+
+
+def _reset(target):
+  _randomize(target.variables, seed=2)
+  return _values(target.variables)
+
+
+def test_resnet_restores_the_actor_backbone_only(tmp_path, models):
+  target, source = models
+  before = _reset(target)
+  # As Model Garden's tasks save a backbone.
+  tf.train.Checkpoint(backbone=source.actor_detector.backbone).save(
+      str(tmp_path / 'resnet' / 'ckpt'))
+  report = checkpoints.warm_start(
+      target, _train_config('RESNET', str(tmp_path / 'resnet')))
+  backbone = target.actor_detector.backbone.variables
+  for mine, theirs in zip(backbone,
+                          source.actor_detector.backbone.variables):
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), mine.name)
+  restored = {id(v) for v in backbone}
+  for variable in target.variables:
+    if id(variable) not in restored:
+      np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
+                                    variable.name)
+  assert report.kind == 'RESNET'
+  assert report.path == str(tmp_path / 'resnet' / 'ckpt-1')
+  assert report.restored == sorted(v.name for v in backbone)
+  assert len(report.not_restored) == len(target.variables) - len(backbone)
+
+
+def test_full_restores_every_variable(tmp_path, models):
+  target, source = models
+  _reset(target)
+  path = tf.train.Checkpoint(model=source).save(str(tmp_path / 'ckpt'))
+  report = checkpoints.warm_start(target, _train_config('FULL', path))
+  for mine, theirs in zip(target.variables, source.variables):
+    np.testing.assert_array_equal(mine.numpy(), theirs.numpy(), mine.name)
+  assert report.not_restored == []
+
+
+def test_slim_s3dg_restores_the_tower_and_both_heads(tmp_path, models):
+  target, _ = models
+  before = _reset(target)
+  parts = [target.feature_extractor.towers['rgb'], target.actor_head.head,
+           target.relation_module.relation_head]
+  values = {}
+  for seed, part in enumerate(parts):
+    # The heads read the same slim names (Mixed_5b/5c): the last one wins.
+    values.update(slim_fx.random_slim_values(part, seed=seed))
+  path = slim_fx.write_checkpoint(str(tmp_path / 'model.ckpt'), values)
+  report = checkpoints.warm_start(target, _train_config('SLIM_S3DG', path))
+  for part in parts:
+    for name, variable in part.slim_variables().items():
+      np.testing.assert_array_equal(variable.numpy(),
+                                    values['InceptionV1/' + name], name)
+  detector = {id(v) for v in target.actor_detector.variables}
+  for variable in target.actor_detector.variables:
+    np.testing.assert_array_equal(variable.numpy(), before[id(variable)])
+  assert report.kind == 'SLIM_S3DG'
+  assert not detector & {id(v) for part in parts for v in part.variables}
+  assert set(v.name for v in target.actor_detector.variables) <= set(
+      report.not_restored)
+
+
+def test_a_missing_checkpoint_names_the_field(tmp_path, models):
+  target, _ = models
+  with pytest.raises(ValueError, match='fine_tune_checkpoint'):
+    checkpoints.warm_start(
+        target, _train_config('FULL', str(tmp_path / 'nothing')))
+
+
+def test_a_checkpoint_of_another_type_is_refused(tmp_path, models):
+  target, source = models
+  path = tf.train.Checkpoint(model=source).save(str(tmp_path / 'ckpt'))
+  with pytest.raises(ValueError) as error:
+    checkpoints.warm_start(target, _train_config('RESNET', path))
+  message = str(error.value)
+  assert message.startswith(
+      f'train_config.fine_tune_checkpoint {path} does not fit '
+      'fine_tune_checkpoint_type RESNET: expected a Model Garden ResNet '
+      'saved as `backbone`')
+  assert len(message) < 600
+  with pytest.raises(ValueError, match='type FULL: expected an acrn_tf '
+                     'training checkpoint'):
+    other = model_fixtures.build_model('santoro')
+    other.predict(other.preprocess(model_fixtures.two_clip_batch()),
+                  training=False)
+    checkpoints.warm_start(other, _train_config('FULL', path))
