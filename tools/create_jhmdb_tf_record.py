@@ -34,7 +34,6 @@ s % num_processes == p); --shard_index i writes shard i alone.
 """
 
 import os
-import pickle
 import sys
 
 try:
@@ -132,13 +131,6 @@ def _processes():
   return _NUM_SHARDS.value, _SHARD_INDEX.value
 
 
-def _gt_pkl_label_map(path):
-  """{id: name} from the pickle's `labels` (ids from 1, as read_gt_pkl)."""
-  with open(path, 'rb') as f:
-    labels = pickle.load(f, encoding='latin1')['labels']
-  return {i + 1: str(name) for i, name in enumerate(labels)}
-
-
 def _read_keyframes():
   """(keyframes, label map, source description) per the layout flags."""
   if bool(_JHMDB_ROOT.value) == bool(_GT_PKL_PATH.value):
@@ -161,7 +153,7 @@ def _read_keyframes():
   keyframes = jhmdb.read_gt_pkl(_GT_PKL_PATH.value, _FRAMES_ROOT.value,
                                 _SPLIT.value, _SUBSET.value,
                                 _KEYFRAME_STRIDE.value)
-  return keyframes, _gt_pkl_label_map(_GT_PKL_PATH.value), _GT_PKL_PATH.value
+  return keyframes, jhmdb.gt_pkl_label_map(_GT_PKL_PATH.value), _GT_PKL_PATH.value
 
 
 def run(argv) -> conversion_report.ConversionSummary:

@@ -133,20 +133,38 @@ def read_original(root: str, split: int, subset: str,
   return result
 
 
-def read_gt_pkl(pkl_path: str, frames_root: str, split: int, subset: str,
-                keyframe_stride: int = 1
-                ) -> List[annotations.KeyframeAnnotation]:
-  """Reads the JHMDB-GT.pkl layout (see the module docstring)."""
-  _check_split_args(split, subset, keyframe_stride)
+def _load_gt_pkl(pkl_path: str) -> Dict:
+  """The JHMDB-GT.pkl dict, checked for the keys the readers use."""
   with open(pkl_path, 'rb') as f:
     try:
       gt = pickle.load(f, encoding='latin1')
     except Exception as e:  # pickle raises many types on a bad file.
       raise JhmdbFormatError(f'{pkl_path}: not a readable pickle: {e}') from e
+  if not isinstance(gt, dict):
+    raise JhmdbFormatError(f'{pkl_path}: expected a dict, got '
+                           f'{type(gt).__name__}')
   for key in ('labels', 'gttubes', 'nframes', 'resolution', 'train_videos',
               'test_videos'):
     if key not in gt:
       raise JhmdbFormatError(f'{pkl_path}: missing key {key!r}')
+  return gt
+
+
+def gt_pkl_label_map(pkl_path: str) -> Dict[int, str]:
+  """{id: name} from the pickle's `labels` (index i is id i + 1).
+
+  The ids are those `read_gt_pkl` gives its keyframes' labels.
+  """
+  return {i + 1: str(name)
+          for i, name in enumerate(_load_gt_pkl(pkl_path)['labels'])}
+
+
+def read_gt_pkl(pkl_path: str, frames_root: str, split: int, subset: str,
+                keyframe_stride: int = 1
+                ) -> List[annotations.KeyframeAnnotation]:
+  """Reads the JHMDB-GT.pkl layout (see the module docstring)."""
+  _check_split_args(split, subset, keyframe_stride)
+  gt = _load_gt_pkl(pkl_path)
   lists = gt['train_videos' if subset == 'train' else 'test_videos']
   if len(lists) < split:
     raise JhmdbFormatError(f'{pkl_path}: {subset}_videos has {len(lists)} '

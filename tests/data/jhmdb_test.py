@@ -137,6 +137,16 @@ def test_gt_pkl_errors(tmp_path):
     jhmdb.read_gt_pkl(path, '/frames', split=4, subset='train')
 
 
+def test_gt_pkl_label_map(tmp_path):
+  path, gt = _gt(tmp_path)
+  labels = jhmdb.gt_pkl_label_map(path)
+  assert labels[2] == 'catch' and labels[21] == 'wave' and len(labels) == 21
+  with open(path, 'wb') as f:
+    pickle.dump([gt], f)
+  with pytest.raises(jhmdb.JhmdbFormatError, match='expected a dict, got list'):
+    jhmdb.gt_pkl_label_map(path)
+
+
 def test_label_map_has_21_classes():
   labels = jhmdb.label_map()
   assert len(labels) == 21
