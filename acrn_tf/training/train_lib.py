@@ -213,27 +213,45 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   return {}
 
 
+class _CheckpointEvaluator:
+  """One model and evaluator that evaluate checkpoints one after another.
+
+  Built once, so that a continuous evaluation reads each new checkpoint into
+  the same variables and reuses the traced eval step.
+  """
+
+  def __init__(self, config: pipeline_pb2.TrainEvalPipelineConfig,
+               output_dir: str, options: JobOptions):
+    strategy = distribution.build_strategy(options.use_tpu, options.tpu_name)
+    with strategy.scope():
+      model = build_model(config, _eval_reader(config, options),
+                          is_training=False)
+      self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self._checkpoint = tf.train.Checkpoint(model=model)
+    self._evaluator = _make_evaluator(config, model, strategy, output_dir,
+                                      options, self._step)
+    self._num_batches = eval_steps(config)
+    self._writer = tf.summary.create_file_writer(
+        os.path.join(output_dir, EVAL_DIR))
+
+  def __call__(self, checkpoint_path: str) -> Dict:
+    """Evaluates one checkpoint; returns the metric dicts by metric name."""
+    self._checkpoint.read(checkpoint_path).expect_partial()
+    self._step.assign(_checkpoint_step(checkpoint_path))
+    scalars = self._evaluator.evaluate(tf.constant(self._num_batches))
+    with self._writer.as_default():
+      for name, value in scalars.items():
+        tf.summary.scalar(name, value, step=int(self._step.numpy()))
+    self._writer.flush()
+    return self._evaluator.last_metrics
+
+
 def evaluate_checkpoint(config: pipeline_pb2.TrainEvalPipelineConfig,
                         checkpoint_path: str, output_dir: str,
                         options: Optional[JobOptions] = None) -> Dict:
   """Evaluates one checkpoint; returns the metric dicts by metric name."""
-  options = options or JobOptions()
-  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name)
-  with strategy.scope():
-    model = build_model(config, _eval_reader(config, options),
-                        is_training=False)
-    step = tf.Variable(0, dtype=tf.int64, trainable=False)
-  tf.train.Checkpoint(model=model).read(checkpoint_path).expect_partial()
-  step.assign(_checkpoint_step(checkpoint_path))
-  evaluator = _make_evaluator(config, model, strategy, output_dir, options,
-                              step)
-  scalars = evaluator.evaluate(tf.constant(eval_steps(config)))
-  writer = tf.summary.create_file_writer(os.path.join(output_dir, EVAL_DIR))
-  with writer.as_default():
-    for name, value in scalars.items():
-      tf.summary.scalar(name, value, step=int(step.numpy()))
-  writer.flush()
-  return evaluator.last_metrics
+  return _CheckpointEvaluator(config, output_dir,
+                              options or JobOptions())(checkpoint_path)
 
 
 def eval_steps(config: pipeline_pb2.TrainEvalPipelineConfig) -> int:
@@ -261,11 +279,14 @@ def evaluate_continuously(config: pipeline_pb2.TrainEvalPipelineConfig,
   evaluating a checkpoint at `train_config.num_steps`.
   """
   options = options or JobOptions()
+  evaluate = None
   last = {}
   for path in tf.train.checkpoints_iterator(
       checkpoint_dir, min_interval_secs=1, timeout=options.eval_timeout):
     logging.info('Evaluating %s.', path)
-    last = evaluate_checkpoint(config, path, model_dir, options)
+    if evaluate is None:  # built with the first checkpoint, then reused
+      evaluate = _CheckpointEvaluator(config, model_dir, options)
+    last = evaluate(path)
     if _checkpoint_step(path) >= config.train_config.num_steps > 0:
       break
   return last

@@ -92,6 +92,12 @@ def test_train_resume_evaluate_and_stop_on_a_non_finite_loss(paths,
     assert os.path.exists(os.path.join(report, 'pr_curves.png'))
     assert os.path.exists(os.path.join(report, 'per_class_ap.csv'))
   assert train_lib.eval_steps(config) == 2
+  # The evaluation job read ckpt-4 into the model it built for ckpt-2: its
+  # metrics equal those of a model built for ckpt-4 alone.
+  fresh = train_lib.evaluate_checkpoint(
+      fx.load_config(paths, num_steps=4), good, str(tmp_path / 'fresh'))
+  assert fresh['frame_ap']['mean_ap'] == pytest.approx(saved['mean_ap'],
+                                                       abs=1e-6)
 
   # A diverging job stops with the loss terms named; step 4 stays the last.
   learning_rate = ('train_config.optimizer.momentum_optimizer.learning_rate.'
