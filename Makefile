@@ -45,9 +45,11 @@ benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
 	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results
 
+# A smoke run: its report goes next to its runs, not over docs/results.
 benchmark-quick: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy --quick \
-	  --work_dir $(WORKSPACE)/benchmark_quick --output_dir docs/results
+	  --work_dir $(WORKSPACE)/benchmark_quick \
+	  --output_dir $(WORKSPACE)/benchmark_quick/report
 
 # The performance report of this machine (docs/performance/), ~11 minutes.
 benchmark-speed: $(INSTALLED)

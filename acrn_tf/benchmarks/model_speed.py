@@ -10,7 +10,6 @@ random.
 """
 
 import dataclasses
-import importlib
 from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
@@ -18,9 +17,9 @@ import tensorflow as tf
 from acrn_tf.benchmarks import flops
 from acrn_tf.benchmarks import speed
 from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
 from acrn_tf.core import standard_fields as fields
 
-MODEL_BUILDER_MODULE = 'acrn_tf.builders.model_builder'
 NUM_PROPOSALS_FIELD = (
     'model.video_faster_rcnn.actor_detector.rpn.num_proposals_eval')
 
@@ -78,14 +77,6 @@ class ModelSpeedResult:
     return self.profiler_conv_flops / 1e9
 
 
-def model_builder_module():
-  """`acrn_tf.builders.model_builder`, or None if it is not importable yet."""
-  try:
-    return importlib.import_module(MODEL_BUILDER_MODULE)
-  except ImportError:
-    return None
-
-
 def _input_reader(pipeline):
   if len(pipeline.eval_input_reader):
     return pipeline.eval_input_reader[0]
@@ -117,12 +108,8 @@ def measure_model_inference(spec: ModelSpec,
     `ModelSpeedResult`.
 
   Raises:
-    ImportError: `model_builder` does not exist yet.
     ValueError (ConfigError, ModelConfigError): a bad config.
   """
-  builder = model_builder_module()
-  if builder is None:
-    raise ImportError(f'{MODEL_BUILDER_MODULE} is not available')
   pipeline, reader = load_model_config(spec)
   config_shape = (int(reader.frames_per_clip), int(reader.image_height),
                   int(reader.image_width))
@@ -132,8 +119,8 @@ def measure_model_inference(spec: ModelSpec,
                      f'size (frames_per_clip, image_height, image_width = '
                      f'{config_shape}); set ModelSpec.clip_shape')
   num_frames, height, width = clip_shape
-  model = builder.build(pipeline.model, is_training=False,
-                        image_size=(height, width))
+  model = model_builder.build(pipeline.model, is_training=False,
+                              image_size=(height, width))
   inputs = {
       fields.InputDataFields.frames: tf.cast(tf.random.uniform(
           [1, num_frames, height, width, 3], 0, 256, tf.int32, seed=8),

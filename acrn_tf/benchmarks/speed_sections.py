@@ -245,10 +245,6 @@ def _model_specs(options) -> List[model_speed.ModelSpec]:
 def model_section(options, context: Dict) -> Dict:
   """Inference per clip of Base-Model and ACRN; ACRN / Base-Model ratios."""
   del context
-  if model_speed.model_builder_module() is None:
-    return report_lib.section(
-        TITLES['model'], report_lib.STATUS_NOT_AVAILABLE,
-        reason=f'{model_speed.MODEL_BUILDER_MODULE} cannot be imported yet.')
   results = []
   for spec in _model_specs(options):
     heavy = 'paper' in spec.name

@@ -73,7 +73,7 @@ def test_inference_timing_with_a_stand_in_model(monkeypatch):
   # The real models take tens of seconds to trace on a small CPU; the CLI
   # run times them. Here a stand-in checks what is fed and what is reported.
   builder = _FakeBuilder()
-  monkeypatch.setattr(model_speed, 'model_builder_module', lambda: builder)
+  monkeypatch.setattr(model_speed.model_builder, 'build', builder.build)
   spec = model_speed.ModelSpec(
       'ACRN paper', _PAPER, overrides=(f'{model_speed.NUM_PROPOSALS_FIELD}=3',),
       clip_shape=(4, 32, 48))
@@ -90,12 +90,3 @@ def test_inference_timing_with_a_stand_in_model(monkeypatch):
   assert [m.name for m in result.modes] == ['no xla', 'xla']
   assert all(m.error is None and m.stats.num_repeats == 2
              for m in result.modes)
-
-
-def test_missing_model_builder(monkeypatch):
-  monkeypatch.setattr(model_speed, 'MODEL_BUILDER_MODULE',
-                      'acrn_tf.builders.no_such_builder')
-  assert model_speed.model_builder_module() is None
-  with pytest.raises(ImportError, match='no_such_builder is not available'):
-    model_speed.measure_model_inference(
-        model_speed.ModelSpec('x', _ACRN_TINY))

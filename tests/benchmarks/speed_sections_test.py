@@ -28,7 +28,6 @@ def _model_result(spec, seconds_by_mode):
 def test_model_section_ratios_and_reduced_input(monkeypatch):
   times = {'Base-Model tiny': 0.1, 'ACRN tiny': 0.2,
            'Base-Model paper': 4.0, 'ACRN paper': 5.0}
-  monkeypatch.setattr(model_speed, 'model_builder_module', lambda: object())
   monkeypatch.setattr(
       model_speed, 'measure_model_inference',
       lambda spec, modes, repeats, warmup: _model_result(

@@ -56,11 +56,3 @@ def test_failing_section_is_reported_and_others_run(monkeypatch):
   assert relation['status'] == report_lib.STATUS_FAILED
   assert relation['reason'] == 'RuntimeError: out of memory'
   assert report['sections']['conv_peak']['status'] == report_lib.STATUS_OK
-
-
-def test_model_section_without_model_builder(monkeypatch):
-  monkeypatch.setattr(model_speed, 'model_builder_module', lambda: None)
-  report = speed_suite.run_speed_suite(_tiny_options(['model']))
-  model = report['sections']['model']
-  assert model['status'] == report_lib.STATUS_NOT_AVAILABLE
-  assert 'model_builder cannot be imported' in model['reason']
