@@ -14,6 +14,12 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 _CONFIG = os.path.join(_REPO, 'configs', 'synthetic', 'acrn_tiny.config')
 _PATHS = accuracy.DatasetPaths('/d', '/d/label_map.pbtxt', '/r/train-*',
                                '/r/test-*')
+# One step of each run on a dataset of a few seconds of video.
+_TINY_BUDGET = accuracy.Budget(
+    name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
+    num_steps=1, warmup_steps=0, num_eval_examples=4,
+    dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
+                       'num_test_videos': 1, 'duration_seconds': 3})
 
 
 def test_full_plan_is_table_1a_then_the_other_clip_lengths():
@@ -91,11 +97,7 @@ def test_run_config_sets_the_budget_learning_rate():
 
 
 def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
-  budget = accuracy.Budget(
-      name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
-      num_steps=1, warmup_steps=0, num_eval_examples=4,
-      dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
-                         'num_test_videos': 1, 'duration_seconds': 3})
+  budget = _TINY_BUDGET
   work = str(tmp_path / 'work')
   run = accuracy.Run('acrn', 0, 2)
   lines = []
@@ -130,11 +132,7 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
 
 
 def test_runs_side_by_side_in_worker_processes(tmp_path):
-  budget = accuracy.Budget(
-      name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
-      num_steps=1, warmup_steps=0, num_eval_examples=4,
-      dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
-                         'num_test_videos': 1, 'duration_seconds': 3})
+  budget = _TINY_BUDGET
   work = str(tmp_path / 'work')
   runs = [accuracy.Run('base', 0, 2), accuracy.Run('acrn', 0, 2)]
   lines = []
