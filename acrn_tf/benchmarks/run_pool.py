@@ -1,12 +1,13 @@
 """Runs independent benchmark runs side by side, each pinned to its cores.
 
-One training step of the tiny models does not keep two cores busy. Measured
-on the 2-core benchmark machine (`configs/synthetic/acrn_tiny.config` on the
---quick accuracy benchmark's data, 8-frame clips, batch 4, wall time including
-start-up): alone on both cores, 1000 steps took 290 s for the Base-Model and
-324 s for ACRN; pinned to one core each, side by side, 3000 steps took
-1039 s and 1397 s, i.e. 346 s and 466 s per 1000. Two runs side by side
-therefore take about two thirds of the time of the two in a row.
+One training step of the tiny models does not keep two cores busy. The
+train seconds per 1000 steps of seed 0 at 8 frames (start-up included) in
+the two committed accuracy reports, on the 2-core benchmark machine: one run
+at a time on both cores (docs/results/results.json), Base-Model 271 s and
+ACRN 333 s; two side by side, one core each
+(docs/results/converged/results.json), 338 s and 438 s. Two runs side by
+side therefore take about two thirds of the time of the two in a row
+((338 + 438) / 2 against 271 + 333).
 
 Every task runs in a fresh process (spawned, not forked: TensorFlow's
 runtime does not survive a fork) pinned with `os.sched_setaffinity` to its
