@@ -88,6 +88,15 @@ def test_markdown_tables_and_command():
       names)
   assert ('1 warm-up steps then cosine decay from a peak learning rate of '
           '0.04, 8-frame clips') in with_rate
+  assert 'preset `benchmark`) with the same budget' in text
+  smaller = report.format_markdown(
+      _results(), dataclasses.replace(
+          _BUDGET, dataset_overrides={'num_train_videos': 120,
+                                      'num_test_videos': 20}),
+      'python tools/benchmark.py accuracy', '2026-11-25', 12.4, 'a CPU',
+      names)
+  assert ('preset `benchmark` with num_test_videos=20, num_train_videos=120) '
+          'with the same budget') in smaller
 
 
 def test_write_report_files(tmp_path):
