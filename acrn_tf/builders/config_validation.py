@@ -219,7 +219,8 @@ def _validate_train(check, train, path):
               train_pb2.TrainConfig.UNSPECIFIED)
   if has_path and not has_type:
     check.fail(f'{path}.fine_tune_checkpoint_type', 'must be set (SLIM_S3DG, '
-               'RESNET or FULL) when fine_tune_checkpoint is given')
+               'RESNET, FULL or SHARED_PARTS) when fine_tune_checkpoint is '
+               'given')
   if has_type and not has_path:
     check.fail(f'{path}.fine_tune_checkpoint', 'must be set when '
                'fine_tune_checkpoint_type is given')
@@ -339,7 +340,8 @@ def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
                              ) -> str:
   """A warning when S3D-G's batch-norm statistics cannot settle in training.
 
-  S3D-G trained from scratch (no SLIM_S3DG or FULL fine-tune checkpoint,
+  S3D-G trained from scratch (no SLIM_S3DG, FULL or SHARED_PARTS
+  fine-tune checkpoint,
   batch norm not frozen) keeps ``batch_norm_decay ** num_steps`` of its
   initial moving statistics at the end of training; see
   `_STALE_STATISTICS_WEIGHT`.
@@ -352,8 +354,9 @@ def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
   extractor = model.feature_extractor
   train = config.train_config
   loads_s3dg = train.fine_tune_checkpoint and (
-      train.fine_tune_checkpoint_type in (train_pb2.TrainConfig.SLIM_S3DG,
-                                          train_pb2.TrainConfig.FULL))
+      train.fine_tune_checkpoint_type in (
+          train_pb2.TrainConfig.SLIM_S3DG, train_pb2.TrainConfig.FULL,
+          train_pb2.TrainConfig.SHARED_PARTS))
   if loads_s3dg or extractor.use_frozen_batch_norm or train.num_steps < 1:
     return ''
   decay = extractor.batch_norm_decay

@@ -5,8 +5,11 @@ and the input iterator's position, so a restarted job continues where the
 last checkpoint left it. A warm start (`fine_tune_checkpoint`) restores only
 weights, by type: the public slim S3D-G checkpoints (by slim variable name,
 `models.slim_s3dg_checkpoint`), a Model Garden ResNet checkpoint (its
-`backbone` object, as Model Garden's own tasks save it) or a full acrn_tf
-checkpoint (the model only). What was restored and what was not is logged.
+`backbone` object, as Model Garden's own tasks save it), a full acrn_tf
+checkpoint (the model only) or the parts every acrn_tf model shares, from a
+checkpoint of a model with another relation module (SHARED_PARTS: the
+accuracy benchmark pretrains them once for all its models, as the paper
+starts every model from one pretrained S3D-G and person detector). What was restored and what was not is logged.
 """
 
 import dataclasses
@@ -115,6 +118,15 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     _read_objects(path, kind, 'an acrn_tf training checkpoint of a model '
                   'with this config', model=model)
     restored_vars = all_variables
+    report = None
+  elif kind == 'SHARED_PARTS':
+    parts = {'feature_extractor': model.feature_extractor,
+             'actor_detector': model.actor_detector,
+             'actor_head': model.actor_head}
+    _read_objects(path, kind, 'an acrn_tf training checkpoint whose '
+                  'feature extractor, actor detector and actor head have '
+                  'this config\'s shapes', model=tf.train.Checkpoint(**parts))
+    restored_vars = [v for part in parts.values() for v in part.variables]
     report = None
   else:
     raise ValueError(f'train_config.fine_tune_checkpoint_type: unknown type '

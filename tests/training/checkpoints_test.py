@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+import tf_keras
 
 from acrn_tf.protos import train_pb2
 from acrn_tf.training import checkpoints
@@ -129,3 +130,46 @@ def test_a_checkpoint_of_another_type_is_refused(tmp_path, models):
     other.predict(other.preprocess(model_fixtures.two_clip_batch()),
                   training=False)
     checkpoints.warm_start(other, _train_config('FULL', path))
+
+
+def test_shared_parts_come_from_a_model_with_another_relation_module(
+    tmp_path, models):
+  target, _ = models
+  before = _reset(target)
+  base = model_fixtures.build_model('none')
+  base.predict(base.preprocess(model_fixtures.two_clip_batch()),
+               training=False)
+  _randomize(base.variables, seed=3)
+  path = tf.train.Checkpoint(model=base).save(str(tmp_path / 'ckpt'))
+  report = checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
+  shared = ('feature_extractor', 'actor_detector', 'actor_head')
+  restored = set()
+  for part in shared:
+    mine, theirs = (getattr(target, part).variables,
+                    getattr(base, part).variables)
+    assert len(mine) == len(theirs) > 0
+    for variable, value in zip(mine, theirs):
+      np.testing.assert_array_equal(variable.numpy(), value.numpy(),
+                                    variable.name)
+      restored.add(id(variable))
+  kept = [v for v in target.variables if id(v) not in restored]
+  # The relation module, the classifier and the box regressor.
+  assert {id(v) for v in target.relation_module.variables} <= {
+      id(v) for v in kept}
+  assert {id(v) for v in target.classifier.variables} <= {id(v) for v in kept}
+  for variable in kept:
+    np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
+                                  variable.name)
+  assert report.kind == 'SHARED_PARTS'
+  assert report.not_restored == sorted(v.name for v in kept)
+
+
+def test_shared_parts_of_another_shape_are_refused(tmp_path, models):
+  target, _ = models
+  wider = tf_keras.layers.Dense(3)
+  wider.build((None, 5))
+  path = tf.train.Checkpoint(model=tf.train.Checkpoint(
+      actor_head=wider)).save(str(tmp_path / 'ckpt'))
+  with pytest.raises(ValueError, match='type SHARED_PARTS: expected an '
+                     'acrn_tf training checkpoint whose feature extractor'):
+    checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
