@@ -74,6 +74,12 @@ _ACCURACY_STEPS = flags.DEFINE_integer(
 _ACCURACY_LEARNING_RATE = flags.DEFINE_float(
     'accuracy_learning_rate', None, 'accuracy: peak learning rate of every '
     'run\'s cosine schedule (default: the budget\'s, else the config\'s).')
+_ACCURACY_PRETRAIN_STEPS = flags.DEFINE_integer(
+    'accuracy_pretrain_steps', None, 'accuracy: steps of the Base-Model '
+    'whose S3D-G, actor detector and actor head every run starts from (0: '
+    'every run from scratch; default: the budget\'s, '
+    f'{accuracy.FULL.pretrain_steps} or {accuracy.QUICK.pretrain_steps} '
+    'with --quick).')
 _ACCURACY_JOBS = flags.DEFINE_integer(
     'accuracy_jobs', min(2, len(run_pool.schedulable_cores())),
     'accuracy: runs trained side by side, each in its own process pinned to '
@@ -234,6 +240,8 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
   if _ACCURACY_STEPS.value is not None:
     changes['num_steps'] = _ACCURACY_STEPS.value
     changes['warmup_steps'] = _ACCURACY_STEPS.value // 10
+  if _ACCURACY_PRETRAIN_STEPS.value is not None:
+    changes['pretrain_steps'] = _ACCURACY_PRETRAIN_STEPS.value
   if _ACCURACY_LEARNING_RATE.value is not None:
     changes['learning_rate'] = _ACCURACY_LEARNING_RATE.value
   if _ACCURACY_SEEDS.value is not None:
@@ -283,9 +291,12 @@ def run_accuracy(argv):
   machine = machine_lib.describe_machine().summary()
   if _ACCURACY_JOBS.value > 1:
     machine += f'; {_ACCURACY_JOBS.value} runs side by side'
+  pretrain_result = (accuracy.load_result(os.path.join(
+      _WORK_DIR.value, 'runs', accuracy.PRETRAIN))
+                     if budget.pretrain_steps else None)
   paths = accuracy_report.write_report(
       _OUTPUT_DIR.value, results, budget, command, elapsed, machine,
-      heatmaps_png=heatmaps)
+      heatmaps_png=heatmaps, pretrain_result=pretrain_result)
   with open(paths[accuracy_report.RESULTS_MD], encoding='utf-8') as f:
     print(f.read(), end='')
   print(f'Wrote {", ".join(sorted(paths.values()))}')

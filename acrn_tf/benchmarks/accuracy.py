@@ -39,6 +39,7 @@ from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
 from acrn_tf.data import synthetic
 from acrn_tf.protos import pipeline_pb2
+from acrn_tf.protos import train_pb2
 from acrn_tf.training import train_lib
 
 # Table 1a's rows, in the paper's order: model key -> relation module field.
@@ -73,6 +74,12 @@ class Budget:
     learning_rate: the cosine schedule's peak (learning_rate_base); None
       keeps the config's.
     num_eval_examples: test keyframes evaluated (0: all).
+    pretrain_steps: when > 0, a Base-Model (first seed, frames_per_clip) is
+      trained this many steps first, with a tenth of them warm-up, and every
+      run starts from its shared parts (S3D-G, actor detector, actor head;
+      fine_tune_checkpoint_type SHARED_PARTS), as the paper starts every
+      model from one pretrained S3D-G and person detector. 0: every run
+      starts from scratch.
     dataset_overrides: SyntheticConfig fields replacing the `benchmark`
       preset's (e.g. fewer videos for a quick run).
   """
@@ -84,6 +91,7 @@ class Budget:
   warmup_steps: int
   learning_rate: Optional[float] = None
   num_eval_examples: int = 0
+  pretrain_steps: int = 0
   dataset_overrides: Dict = dataclasses.field(default_factory=dict)
 
   def validate(self) -> 'Budget':
@@ -103,6 +111,9 @@ class Budget:
     if self.learning_rate is not None and not self.learning_rate > 0:
       raise ValueError('budget.learning_rate must be > 0, got '
                        f'{self.learning_rate}')
+    if self.pretrain_steps < 0:
+      raise ValueError('budget.pretrain_steps must be >= 0, got '
+                       f'{self.pretrain_steps}')
     if self.num_eval_examples < 0:
       raise ValueError('budget.num_eval_examples must be >= 0, got '
                        f'{self.num_eval_examples}')
@@ -117,7 +128,8 @@ class Budget:
 # Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores (63
 # measured; docs/results/results.md states the time of its run).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
-              clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80)
+              clip_lengths=(2, 4, 8), num_steps=600, warmup_steps=60,
+              pretrain_steps=3000)
 # One seed, a smaller dataset and half the steps: sized for about 15 minutes.
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
                clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
@@ -137,6 +149,15 @@ class Run:
   @property
   def name(self) -> str:
     return f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
+
+
+# The pretraining run's directory under work_dir/runs.
+PRETRAIN = 'pretrain'
+
+
+def pretrain_run(budget: Budget) -> Run:
+  """The run whose shared parts every run starts from (pretrain_steps > 0)."""
+  return Run('base', budget.seeds[0], budget.frames_per_clip)
 
 
 def plan_runs(budget: Budget) -> List[Run]:
@@ -209,9 +230,36 @@ def prepare_dataset(work_dir: str, budget: Budget,
 
 
 def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
-               budget: Budget, paths: DatasetPaths
+               budget: Budget, paths: DatasetPaths,
+               pretrained_dir: Optional[str] = None
                ) -> pipeline_pb2.TrainEvalPipelineConfig:
-  """The pipeline config of one run: `base` with the run's changes."""
+  """The pipeline config of one run: `base` with the run's changes.
+
+  Args:
+    base: the config every run starts from.
+    run: the run.
+    budget: steps, schedule and evaluation size.
+    paths: the records and label map.
+    pretrained_dir: the pretraining run's directory: the run warm-starts
+      its shared parts from its latest checkpoint. None: from scratch.
+  """
+  return _config(base, run, budget, paths, budget.num_steps,
+                 budget.warmup_steps, pretrained_dir)
+
+
+def pretrain_config(base: pipeline_pb2.TrainEvalPipelineConfig,
+                    budget: Budget, paths: DatasetPaths
+                    ) -> pipeline_pb2.TrainEvalPipelineConfig:
+  """The pretraining run's config: pretrain_steps, a tenth warm-up."""
+  if budget.pretrain_steps < 1:
+    raise ValueError('budget.pretrain_steps is 0: the budget has no '
+                     'pretraining run')
+  return _config(base, pretrain_run(budget), budget, paths,
+                 budget.pretrain_steps, budget.pretrain_steps // 10, None)
+
+
+def _config(base, run, budget, paths, num_steps, warmup_steps,
+            pretrained_dir):
   config = pipeline_pb2.TrainEvalPipelineConfig()
   config.CopyFrom(base)
   meta = config.model.video_faster_rcnn
@@ -221,12 +269,15 @@ def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
     relation.ClearField('scene_features')
   train = config.train_config
   train.seed = run.seed
-  train.num_steps = budget.num_steps
-  train.checkpoint_every_n = budget.num_steps
+  train.num_steps = num_steps
+  train.checkpoint_every_n = num_steps
+  if pretrained_dir is not None:
+    train.fine_tune_checkpoint = pretrained_dir
+    train.fine_tune_checkpoint_type = train_pb2.TrainConfig.SHARED_PARTS
   schedule = train.optimizer.momentum_optimizer.learning_rate
   if schedule.HasField('cosine_decay_learning_rate'):
-    schedule.cosine_decay_learning_rate.total_steps = budget.num_steps
-    schedule.cosine_decay_learning_rate.warmup_steps = budget.warmup_steps
+    schedule.cosine_decay_learning_rate.total_steps = num_steps
+    schedule.cosine_decay_learning_rate.warmup_steps = warmup_steps
     if budget.learning_rate is not None:
       schedule.cosine_decay_learning_rate.learning_rate_base = (
           budget.learning_rate)
@@ -323,13 +374,122 @@ def train_and_evaluate_text(run_fields: Dict, config_text: str,
   return train_and_evaluate(Run(**run_fields), config, run_dir)
 
 
-def _done_line(index: int, total: int, run: Run, result: Dict,
+def _done_line(label: str, run_name: str, result: Dict,
                started: float) -> str:
-  return (f'[{index + 1}/{total}] {run.name}: frame-AP '
+  return (f'{label} {run_name}: frame-AP '
           f'{_points(result["frame_ap"])} (train '
           f'{result["train_seconds"]:.0f} s, eval '
           f'{result["eval_seconds"]:.0f} s; '
           f'{(time.time() - started) / 60:.1f} min so far)')
+
+
+def check_run_dir(run_dir: str,
+                  config: pipeline_pb2.TrainEvalPipelineConfig) -> None:
+  """Refuses a run directory trained (or half trained) with another config.
+
+  A finished run is not run again and a half trained one resumes, so a run
+  directory from another budget or base config would be taken for this
+  one's.
+
+  Raises:
+    ValueError: naming the directory and the first line that differs.
+  """
+  path = os.path.join(run_dir, config_util.PIPELINE_CONFIG_NAME)
+  if not os.path.exists(path):
+    return
+  old = text_format.MessageToString(
+      config_util.read_pipeline_config(path)).splitlines()
+  new = text_format.MessageToString(config).splitlines()
+  if old == new:
+    return
+  line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b),
+              min(len(old), len(new)))
+
+  def shown(lines):
+    return lines[line].strip() if line < len(lines) else '(end)'
+
+  raise ValueError(
+      f'{path} differs from the config this budget gives the run at line '
+      f'{line + 1}: {shown(old)!r}, now {shown(new)!r}. Its run was trained '
+      'with another budget or base config: remove the directory or give '
+      'another work directory.')
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+  """One run to train: its progress label, config and directory."""
+  label: str
+  run: Run
+  config: pipeline_pb2.TrainEvalPipelineConfig
+  run_dir: str
+
+  @property
+  def name(self) -> str:
+    return os.path.basename(self.run_dir)
+
+
+def _train_jobs(job_list: Sequence[_Job], jobs: int, progress: ProgressFn,
+                started: float, in_process: bool) -> List[Dict]:
+  """Trains and evaluates `job_list`; their results.
+
+  in_process: one after the other in this process; otherwise each in a
+  worker process, `jobs` side by side (see `run_pool`).
+  """
+  results = [None] * len(job_list)
+
+  def steps(job):
+    return job.config.train_config.num_steps
+
+  if in_process:
+    for position, job in enumerate(job_list):
+      progress(f'{job.label} {job.name}: training {steps(job)} steps ...')
+      tf_keras.backend.clear_session()
+      results[position] = train_and_evaluate(job.run, job.config, job.run_dir)
+      progress(_done_line(job.label, job.name, results[position], started))
+    return results
+
+  tasks = []
+  for job in job_list:
+    os.makedirs(job.run_dir, exist_ok=True)
+    tasks.append(run_pool.Task(
+        name=job.name,
+        function=f'{__name__}:{train_and_evaluate_text.__name__}',
+        args=(dataclasses.asdict(job.run),
+              text_format.MessageToString(job.config), job.run_dir),
+        log_path=os.path.join(job.run_dir, TRAIN_LOG)))
+
+  def on_start(position, task, cores):
+    job = job_list[position]
+    progress(f'{job.label} {task.name}: training {steps(job)} steps on '
+             f'core{"s" if len(cores) > 1 else ""} '
+             f'{",".join(map(str, cores))} (output in {task.log_path}) ...')
+
+  def on_done(position, task, result):
+    results[position] = result
+    progress(_done_line(job_list[position].label, task.name, result, started))
+
+  run_pool.run_tasks(tasks, jobs, on_start, on_done)
+  return results
+
+
+def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
+             budget: Budget, paths: DatasetPaths, progress: ProgressFn,
+             jobs: int, started: float) -> Dict:
+  """Trains the pretraining run unless done; its result.
+
+  It runs alone: in this process when jobs is 1, else in one worker process
+  on all the cores the runs would share.
+  """
+  run_dir = os.path.join(work_dir, 'runs', PRETRAIN)
+  config = pretrain_config(base, budget, paths)
+  check_run_dir(run_dir, config)
+  result = load_result(run_dir)
+  if result is not None:
+    progress(f'[pretrain] {PRETRAIN}: done before, frame-AP '
+             f'{_points(result["frame_ap"])}')
+    return result
+  job = _Job('[pretrain]', pretrain_run(budget), config, run_dir)
+  return _train_jobs([job], 1, progress, started, in_process=jobs == 1)[0]
 
 
 def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
@@ -337,6 +497,9 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
                   runs: Optional[Sequence[Run]] = None,
                   jobs: int = 1) -> List[Dict]:
   """Prepares the data and does every run not done yet; returns results.
+
+  With budget.pretrain_steps, the pretraining run (work_dir/runs/pretrain)
+  comes first; its result is `load_result` of that directory.
 
   Args:
     base_config_path: the pipeline.config every run starts from.
@@ -356,52 +519,26 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   paths = prepare_dataset(work_dir, budget, progress)
   runs = list(runs) if runs is not None else plan_runs(budget)
   results = [None] * len(runs)
-  todo = []
   started = time.time()
-  for index, run in enumerate(runs):
+  pretrained_dir = (os.path.join(work_dir, 'runs', PRETRAIN)
+                    if budget.pretrain_steps else None)
+  configs = [run_config(base, run, budget, paths, pretrained_dir)
+             for run in runs]
+  for run, config in zip(runs, configs):
+    check_run_dir(os.path.join(work_dir, 'runs', run.name), config)
+  if budget.pretrain_steps:
+    pretrain(base, work_dir, budget, paths, progress, jobs, started)
+  todo = []
+  for index, (run, config) in enumerate(zip(runs, configs)):
     run_dir = os.path.join(work_dir, 'runs', run.name)
+    label = f'[{index + 1}/{len(runs)}]'
     results[index] = load_result(run_dir)
     if results[index] is None:
-      todo.append(index)
+      todo.append(_Job(label, run, config, run_dir))
     else:
-      progress(f'[{index + 1}/{len(runs)}] {run.name}: done before, frame-AP '
+      progress(f'{label} {run.name}: done before, frame-AP '
                f'{_points(results[index]["frame_ap"])}')
-  if jobs == 1:
-    for index in todo:
-      run = runs[index]
-      progress(f'[{index + 1}/{len(runs)}] {run.name}: training '
-               f'{budget.num_steps} steps ...')
-      tf_keras.backend.clear_session()
-      results[index] = train_and_evaluate(
-          run, run_config(base, run, budget, paths),
-          os.path.join(work_dir, 'runs', run.name))
-      progress(_done_line(index, len(runs), run, results[index], started))
-    return results
-
-  tasks = []
-  for index in todo:
-    run = runs[index]
-    run_dir = os.path.join(work_dir, 'runs', run.name)
-    os.makedirs(run_dir, exist_ok=True)
-    tasks.append(run_pool.Task(
-        name=run.name,
-        function=f'{__name__}:{train_and_evaluate_text.__name__}',
-        args=(dataclasses.asdict(run),
-              text_format.MessageToString(run_config(base, run, budget,
-                                                     paths)),
-              run_dir),
-        log_path=os.path.join(run_dir, TRAIN_LOG)))
-
-  def on_start(position, task, cores):
-    index = todo[position]
-    progress(f'[{index + 1}/{len(runs)}] {task.name}: training '
-             f'{budget.num_steps} steps on core{"s" if len(cores) > 1 else ""} '
-             f'{",".join(map(str, cores))} (output in {task.log_path}) ...')
-
-  def on_done(position, task, result):
-    index = todo[position]
-    results[index] = result
-    progress(_done_line(index, len(runs), runs[index], result, started))
-
-  run_pool.run_tasks(tasks, jobs, on_start, on_done)
+  done = _train_jobs(todo, jobs, progress, started, in_process=jobs == 1)
+  for job, result in zip(todo, done):
+    results[runs.index(job.run)] = result
   return results

@@ -110,10 +110,34 @@ def _dataset_overrides(budget: accuracy.Budget) -> str:
       f'{key}={value}' for key, value in sorted(budget.dataset_overrides.items()))
 
 
+def _pretraining(budget: accuracy.Budget,
+                 pretrain_result: Optional[Mapping]) -> List[str]:
+  """The paragraph on the pretraining run, if the budget has one."""
+  if not budget.pretrain_steps:
+    return []
+  run = accuracy.pretrain_run(budget)
+  ap = ('' if pretrain_result is None or pretrain_result['frame_ap'] is None
+        else f', frame-AP {100 * pretrain_result["frame_ap"]:.1f} on the '
+        'test split')
+  return [
+      'Every run starts from one pretrained network, as the paper\'s '
+      'models all start from one pretrained S3D-G and person detector: a '
+      f'Base-Model trained from scratch for {budget.pretrain_steps} steps '
+      f'on the train split (seed {run.seed}, {run.frames_per_clip}-frame '
+      f'clips{ap}). Its S3D-G, actor detector and actor head are copied '
+      '(fine_tune_checkpoint_type SHARED_PARTS); the relation module, the '
+      'classifier and the box regressor start from their initial values. '
+      'The steps above come after it.', '']
+
+
 def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
                     command: str, date: str, elapsed_minutes: float,
-                    machine: str, plots: Mapping[str, str]) -> str:
-  """The results page: budget, tables 1a and 1b, per-class AP, plots."""
+                    machine: str, plots: Mapping[str, str],
+                    pretrain_result: Optional[Mapping] = None) -> str:
+  """The results page: budget, tables 1a and 1b, per-class AP, plots.
+
+  pretrain_result: the pretraining run's result (budget.pretrain_steps > 0).
+  """
   seed = budget.seeds[0]
   rows_1a = table_1a(results, budget.frames_per_clip)
   base = rows_1a['base'].mean
@@ -132,7 +156,9 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
       f'{", ".join(str(s) for s in budget.seeds)}; '
       f'{results[0]["num_test_keyframes"] if results else "?"} test '
       'keyframes. Frame-AP at IoU 0.5, in points (mean ± sample standard '
-      'deviation over seeds).', '',
+      'deviation over seeds).', '']
+  lines += _pretraining(budget, pretrain_result)
+  lines += [
       '## Relation models (paper table 1a)', '',
       '| Model | frame-AP | vs Base-Model | runs |',
       '|---|---|---|---|']
@@ -248,7 +274,9 @@ def write_report(output_dir: str, results: Sequence[Mapping],
                  budget: accuracy.Budget, command: str,
                  elapsed_minutes: float, machine: str,
                  heatmaps_png: Optional[str] = None,
-                 date: Optional[str] = None) -> Dict[str, str]:
+                 date: Optional[str] = None,
+                 pretrain_result: Optional[Mapping] = None
+                 ) -> Dict[str, str]:
   """Writes results.json, results.md and the plots; returns their paths.
 
   Args:
@@ -260,6 +288,7 @@ def write_report(output_dir: str, results: Sequence[Mapping],
     machine: a one-line description of the machine.
     heatmaps_png: a heat-map PNG already in output_dir to show, if any.
     date: ISO date (default today, UTC).
+    pretrain_result: the pretraining run's result, if the budget has one.
   """
   os.makedirs(output_dir, exist_ok=True)
   date = date or datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -277,14 +306,15 @@ def write_report(output_dir: str, results: Sequence[Mapping],
   if heatmaps_png:
     names[HEATMAPS_PNG] = os.path.basename(heatmaps_png)
   markdown = format_markdown(results, budget, command, date, elapsed_minutes,
-                             machine, names)
+                             machine, names, pretrain_result)
   written = dict(paths)
   for name, text in (
       (RESULTS_MD, markdown),
       (RESULTS_JSON, json.dumps(
           {'command': command, 'date': date, 'machine': machine,
            'elapsed_minutes': round(elapsed_minutes, 1),
-           'budget': dataclasses.asdict(budget), 'runs': list(results)},
+           'budget': dataclasses.asdict(budget),
+           'pretrain': pretrain_result, 'runs': list(results)},
           indent=2) + '\n')):
     path = os.path.join(output_dir, name)
     temporary = f'{path}.tmp-{os.getpid()}'

@@ -89,6 +89,14 @@ def test_markdown_tables_and_command():
   assert ('1 warm-up steps then cosine decay from a peak learning rate of '
           '0.04, 8-frame clips') in with_rate
   assert 'preset `benchmark`) with the same budget' in text
+  assert 'pretrained' not in text
+  pretrained = report.format_markdown(
+      _results(), dataclasses.replace(_BUDGET, pretrain_steps=2000),
+      'python tools/benchmark.py accuracy', '2026-11-25', 12.4, 'a CPU',
+      names, pretrain_result=_result('base', 0, 8, 0.876))
+  assert ('a Base-Model trained from scratch for 2000 steps on the train '
+          'split (seed 0, 8-frame clips, frame-AP 87.6 on the test split)'
+          ) in pretrained
   smaller = report.format_markdown(
       _results(), dataclasses.replace(
           _BUDGET, dataset_overrides={'num_train_videos': 120,
@@ -109,6 +117,7 @@ def test_write_report_files(tmp_path):
   content = json.loads(open(paths[report.RESULTS_JSON]).read())
   assert content['budget']['seeds'] == [0, 1]
   assert len(content['runs']) == len(_results())
+  assert content['pretrain'] is None
   markdown = open(paths[report.RESULTS_MD]).read()
   assert '(accuracy_ap_per_model.png)' in markdown
   assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == sorted(

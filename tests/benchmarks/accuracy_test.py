@@ -47,6 +47,7 @@ def test_quick_plan():
     ({'num_steps': 0}, 'budget.num_steps must be >= 1, got 0'),
     ({'num_steps': 100, 'warmup_steps': 100}, r'warmup_steps must be in \[0, num_steps\)'),
     ({'learning_rate': 0.0}, 'budget.learning_rate must be > 0, got 0.0'),
+    ({'pretrain_steps': -1}, 'budget.pretrain_steps must be >= 0, got -1'),
 ])
 def test_impossible_budgets_are_refused(changes, message):
   with pytest.raises(ValueError, match=message):
@@ -97,6 +98,32 @@ def test_run_config_sets_the_budget_learning_rate():
     accuracy.run_config(constant, accuracy.Run('acrn', 0, 8), budget, _PATHS)
 
 
+def test_pretraining_config_and_the_runs_that_start_from_it():
+  base = config_util.read_pipeline_config(_CONFIG)
+  budget = dataclasses.replace(accuracy.FULL, seeds=(3, 4), num_steps=600,
+                               warmup_steps=60, pretrain_steps=2000)
+  config = accuracy.pretrain_config(base, budget, _PATHS)
+  relation = config.model.video_faster_rcnn.relation_module
+  assert relation.WhichOneof('relation_module_oneof') == 'none'
+  train = config.train_config
+  assert (train.seed, train.num_steps, train.checkpoint_every_n) == (
+      3, 2000, 2000)
+  assert not train.fine_tune_checkpoint
+  cosine = train.optimizer.momentum_optimizer.learning_rate.\
+      cosine_decay_learning_rate
+  assert (cosine.total_steps, cosine.warmup_steps) == (2000, 200)
+  assert config.train_input_reader.frames_per_clip == 8
+
+  run = accuracy.run_config(base, accuracy.Run('acrn', 4, 2), budget, _PATHS,
+                            pretrained_dir='/w/runs/pretrain')
+  assert run.train_config.fine_tune_checkpoint == '/w/runs/pretrain'
+  assert run.train_config.fine_tune_checkpoint_type == (
+      run.train_config.SHARED_PARTS)
+  assert run.train_config.num_steps == 600
+  with pytest.raises(ValueError, match='pretrain_steps is 0'):
+    accuracy.pretrain_config(base, accuracy.QUICK, _PATHS)
+
+
 def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   budget = _TINY_BUDGET
   work = str(tmp_path / 'work')
@@ -121,6 +148,15 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
                                 runs=[run]) == results
   assert again[-1].startswith('[1/1] acrn_f2_s0: done before')
   assert not any('generating' in line for line in again)
+  # Not when the budget gives the run another config.
+  with pytest.raises(ValueError) as error:
+    accuracy.run_benchmark(_CONFIG, work, dataclasses.replace(
+        budget, num_steps=2), again.append, runs=[run])
+  assert str(error.value).startswith(
+      f'{os.path.join(run_dir, "pipeline.config")} differs from the config '
+      'this budget gives the run at line ')
+  assert ("'num_steps: 1', now 'num_steps: 2'" in str(error.value)
+          or "'total_steps: 1', now 'total_steps: 2'" in str(error.value))
 
   # The trained ACRN's heat maps on the test video.
   video = os.path.join(work, 'data', 'videos', 'test_00000.mp4')
@@ -132,8 +168,8 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
 
-def test_runs_side_by_side_in_worker_processes(tmp_path):
-  budget = _TINY_BUDGET
+def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
+  budget = dataclasses.replace(_TINY_BUDGET, pretrain_steps=1)
   work = str(tmp_path / 'work')
   runs = [accuracy.Run('base', 0, 2), accuracy.Run('acrn', 0, 2)]
   jobs = min(2, len(run_pool.schedulable_cores()))
@@ -147,6 +183,23 @@ def test_runs_side_by_side_in_worker_processes(tmp_path):
     assert 0.0 <= result['frame_ap'] <= 1.0
     # The worker's output went to the run's log, not to the console.
     assert os.path.getsize(os.path.join(run_dir, accuracy.TRAIN_LOG)) > 0
-  # Each on its own core (on a 2-core machine).
-  assert sum('training 1 steps on core' in line for line in lines) == 2
-  assert sum(': frame-AP ' in line for line in lines) == 2
+    config = config_util.read_pipeline_config(
+        os.path.join(run_dir, 'pipeline.config'))
+    assert config.train_config.fine_tune_checkpoint == os.path.join(
+        work, 'runs', accuracy.PRETRAIN)
+  # The pretraining run first, alone on every core, then the runs, each on
+  # its own core (on a 2-core machine).
+  cores = ','.join(map(str, run_pool.schedulable_cores()))
+  pretrained = [line for line in lines if line.startswith('[pretrain]')]
+  assert pretrained[0] == (
+      f'[pretrain] pretrain: training 1 steps on core'
+      f'{"s" if len(run_pool.schedulable_cores()) > 1 else ""} {cores} '
+      f'(output in {os.path.join(work, "runs", "pretrain", "train.log")}) ...')
+  assert pretrained[1].startswith('[pretrain] pretrain: frame-AP ')
+  assert lines.index(pretrained[1]) < min(
+      i for i, line in enumerate(lines) if line.startswith('[1/2]'))
+  assert accuracy.load_result(os.path.join(work, 'runs', 'pretrain'))[
+      'model'] == 'base'
+  assert sum(line.startswith('[') and 'training 1 steps on core' in line
+             for line in lines) == 3
+  assert sum(': frame-AP ' in line for line in lines) == 3
