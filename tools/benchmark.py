@@ -268,10 +268,13 @@ def run_accuracy(argv):
   except ValueError as e:
     raise app.UsageError(f'--accuracy_jobs: {e}') from e
   started = time.time()
-  results = accuracy.run_benchmark(
-      _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
-      progress=lambda line: print(f'[accuracy] {line}', flush=True),
-      jobs=_ACCURACY_JOBS.value)
+  try:
+    results = accuracy.run_benchmark(
+        _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
+        progress=lambda line: print(f'[accuracy] {line}', flush=True),
+        jobs=_ACCURACY_JOBS.value)
+  except accuracy.StaleRunError as e:
+    raise app.UsageError(f'--work_dir: {e}') from e
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'
                and r['frames_per_clip'] == budget.frames_per_clip]

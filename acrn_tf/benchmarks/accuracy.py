@@ -9,7 +9,10 @@ is evaluated (frame-AP at IoU 0.5, per-class AP) on the test split.
 Everything goes through the library a user runs: the dataset generator, the
 AVA converter, `train_lib.train` and `train_lib.evaluate_checkpoint`. Runs
 only differ in the relation module, the seeds and the clip length; all start
-from one pipeline.config (default `configs/synthetic/acrn_tiny.config`).
+from one pipeline.config (default `configs/synthetic/acrn_tiny.config`) and,
+with `Budget.pretrain_steps`, from the S3D-G, actor detector and actor head
+of one pretraining run (a Base-Model), as the paper's models all start from
+one pretrained S3D-G and person detector.
 
 The work directory keeps everything; a run whose result.json is there is not
 run again, so an interrupted benchmark continues where it stopped (a half
@@ -19,6 +22,10 @@ trained run resumes from its last checkpoint).
   work_dir/records/       train-*.tfrecord, test-*.tfrecord
   work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
                           (and train.log when runs go side by side)
+  work_dir/runs/pretrain/ the pretraining run, laid out the same way
+
+A run directory whose pipeline.config differs from the one the budget now
+gives is refused (`StaleRunError`) rather than taken for the run.
 """
 
 import dataclasses
@@ -383,6 +390,10 @@ def _done_line(label: str, run_name: str, result: Dict,
           f'{(time.time() - started) / 60:.1f} min so far)')
 
 
+class StaleRunError(ValueError):
+  """A run directory holds a run trained with another config."""
+
+
 def check_run_dir(run_dir: str,
                   config: pipeline_pb2.TrainEvalPipelineConfig) -> None:
   """Refuses a run directory trained (or half trained) with another config.
@@ -392,7 +403,7 @@ def check_run_dir(run_dir: str,
   one's.
 
   Raises:
-    ValueError: naming the directory and the first line that differs.
+    StaleRunError: naming the directory and the first line that differs.
   """
   path = os.path.join(run_dir, config_util.PIPELINE_CONFIG_NAME)
   if not os.path.exists(path):
@@ -408,7 +419,7 @@ def check_run_dir(run_dir: str,
   def shown(lines):
     return lines[line].strip() if line < len(lines) else '(end)'
 
-  raise ValueError(
+  raise StaleRunError(
       f'{path} differs from the config this budget gives the run at line '
       f'{line + 1}: {shown(old)!r}, now {shown(new)!r}. Its run was trained '
       'with another budget or base config: remove the directory or give '

@@ -149,7 +149,7 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   assert again[-1].startswith('[1/1] acrn_f2_s0: done before')
   assert not any('generating' in line for line in again)
   # Not when the budget gives the run another config.
-  with pytest.raises(ValueError) as error:
+  with pytest.raises(accuracy.StaleRunError) as error:
     accuracy.run_benchmark(_CONFIG, work, dataclasses.replace(
         budget, num_steps=2), again.append, runs=[run])
   assert str(error.value).startswith(
