@@ -46,6 +46,7 @@ from absl import flags
 from acrn_tf.benchmarks import accuracy  # pylint: disable=g-import-not-at-top
 from acrn_tf.benchmarks import accuracy_heatmaps
 from acrn_tf.benchmarks import accuracy_report
+from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.benchmarks import machine as machine_lib
 from acrn_tf.benchmarks import performance_report
 from acrn_tf.benchmarks import run_pool
@@ -273,7 +274,7 @@ def run_accuracy(argv):
         _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
         progress=lambda line: print(f'[accuracy] {line}', flush=True),
         jobs=_ACCURACY_JOBS.value)
-  except accuracy.StaleRunError as e:
+  except accuracy_runs.StaleRunError as e:
     raise app.UsageError(f'--work_dir: {e}') from e
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'
@@ -294,7 +295,7 @@ def run_accuracy(argv):
   machine = machine_lib.describe_machine().summary()
   if _ACCURACY_JOBS.value > 1:
     machine += f'; {_ACCURACY_JOBS.value} runs side by side'
-  pretrain_result = (accuracy.load_result(os.path.join(
+  pretrain_result = (accuracy_runs.load_result(os.path.join(
       _WORK_DIR.value, 'runs', accuracy.PRETRAIN))
                      if budget.pretrain_steps else None)
   paths = accuracy_report.write_report(

@@ -25,29 +25,24 @@ trained run resumes from its last checkpoint).
   work_dir/runs/pretrain/ the pretraining run, laid out the same way
 
 A run directory whose pipeline.config differs from the one the budget now
-gives is refused (`StaleRunError`) rather than taken for the run.
+gives is refused (`accuracy_runs.StaleRunError`) rather than taken for the
+run. Training, evaluating and keeping one run's result is
+`accuracy_runs`'.
 """
 
 import dataclasses
-import json
-import math
 import os
 import time
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
-from google.protobuf import text_format
-import tf_keras
-
-from acrn_tf.benchmarks import run_pool
+from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.builders import config_util
-from acrn_tf.core import checkpoint_paths
 from acrn_tf.data import ava
 from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
 from acrn_tf.data import synthetic
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import train_pb2
-from acrn_tf.training import train_lib
 
 # Table 1a's rows, in the paper's order: model key -> relation module field.
 MODELS = ('base', 'resize_concat', 'santoro', 'acrn')
@@ -58,12 +53,6 @@ MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
                 'acrn': 'ACRN'}
 # Table 1b compares these two at every clip length.
 CLIP_LENGTH_MODELS = ('base', 'acrn')
-RESULT_JSON = 'result.json'
-# A run's training and evaluation output when it runs in a worker process.
-TRAIN_LOG = 'train.log'
-FRAME_AP = 'frame_ap'
-
-ProgressFn = Callable[[str], None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,6 +146,10 @@ class Run:
   def name(self) -> str:
     return f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
 
+  def fields(self) -> Dict:
+    """The run as its result.json records it: model, seed, clip, name."""
+    return dict(dataclasses.asdict(self), name=self.name)
+
 
 # The pretraining run's directory under work_dir/runs.
 PRETRAIN = 'pretrain'
@@ -197,7 +190,7 @@ def _records_pattern(records_dir: str, split: str) -> str:
 
 
 def prepare_dataset(work_dir: str, budget: Budget,
-                    progress: ProgressFn = print) -> DatasetPaths:
+                    progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
   """Generates the synthetic videos and converts train and test to records.
 
   Both steps are skipped when their outputs are complete (the converter
@@ -306,186 +299,10 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   return config
 
 
-def _ap_or_none(value: float) -> Optional[float]:
-  """AP as a JSON-friendly float; None where it is undefined (no gt)."""
-  return None if math.isnan(value) else float(value)
-
-
-def _per_class_ap(metrics: Dict) -> Dict[str, Optional[float]]:
-  key = next(iter(metrics['mean_ap_by_iou']))
-  return {entry['name']: _ap_or_none(entry['ap_by_iou'][key])
-          for entry in metrics['classes']}
-
-
-def _write_json(path: str, content: Dict) -> None:
-  temporary = f'{path}.tmp-{os.getpid()}'
-  with open(temporary, 'w', encoding='utf-8') as f:
-    json.dump(content, f, indent=2)
-    f.write('\n')
-  os.replace(temporary, path)
-
-
-def train_and_evaluate(run: Run, config: pipeline_pb2.TrainEvalPipelineConfig,
-                       run_dir: str) -> Dict:
-  """Trains one run (resuming its checkpoints) and evaluates it on test.
-
-  Returns:
-    The run's result: its fields, frame_ap (IoU 0.5), per_class_ap by class
-    name (None where the test split has no ground truth of the class), the
-    keyframes evaluated, and train and eval seconds.
-  """
-  os.makedirs(run_dir, exist_ok=True)
-  config_util.save_pipeline_config(config, run_dir)
-  started = time.time()
-  train_lib.train(config, run_dir)
-  trained = time.time()
-  checkpoint = checkpoint_paths.resolve(run_dir)
-  metrics = train_lib.evaluate_checkpoint(
-      config, checkpoint, os.path.join(run_dir, 'test_eval'))[FRAME_AP]
-  result = dict(dataclasses.asdict(run), name=run.name,
-                frame_ap=_ap_or_none(metrics['mean_ap']),
-                per_class_ap=_per_class_ap(metrics),
-                num_test_keyframes=int(metrics['num_keyframes']),
-                num_steps=int(config.train_config.num_steps),
-                batch_size=int(config.train_config.batch_size),
-                train_seconds=round(trained - started, 1),
-                eval_seconds=round(time.time() - trained, 1))
-  _write_json(os.path.join(run_dir, RESULT_JSON), result)
-  return result
-
-
-def _points(ap: Optional[float]) -> str:
-  return 'undefined' if ap is None else f'{100 * ap:.2f}'
-
-
-def load_result(run_dir: str) -> Optional[Dict]:
-  """The run's result.json, or None if the run has not finished."""
-  path = os.path.join(run_dir, RESULT_JSON)
-  if not os.path.exists(path):
-    return None
-  with open(path, encoding='utf-8') as f:
-    return json.load(f)
-
-
-def train_and_evaluate_text(run_fields: Dict, config_text: str,
-                            run_dir: str) -> Dict:
-  """`train_and_evaluate` with picklable arguments, for `run_pool` workers.
-
-  Args:
-    run_fields: a Run as a dict (dataclasses.asdict).
-    config_text: the run's pipeline config in protobuf text format.
-    run_dir: as for train_and_evaluate.
-  """
-  config = pipeline_pb2.TrainEvalPipelineConfig()
-  text_format.Parse(config_text, config)
-  return train_and_evaluate(Run(**run_fields), config, run_dir)
-
-
-def _done_line(label: str, run_name: str, result: Dict,
-               started: float) -> str:
-  return (f'{label} {run_name}: frame-AP '
-          f'{_points(result["frame_ap"])} (train '
-          f'{result["train_seconds"]:.0f} s, eval '
-          f'{result["eval_seconds"]:.0f} s; '
-          f'{(time.time() - started) / 60:.1f} min so far)')
-
-
-class StaleRunError(ValueError):
-  """A run directory holds a run trained with another config."""
-
-
-def check_run_dir(run_dir: str,
-                  config: pipeline_pb2.TrainEvalPipelineConfig) -> None:
-  """Refuses a run directory trained (or half trained) with another config.
-
-  A finished run is not run again and a half trained one resumes, so a run
-  directory from another budget or base config would be taken for this
-  one's.
-
-  Raises:
-    StaleRunError: naming the directory and the first line that differs.
-  """
-  path = os.path.join(run_dir, config_util.PIPELINE_CONFIG_NAME)
-  if not os.path.exists(path):
-    return
-  old = text_format.MessageToString(
-      config_util.read_pipeline_config(path)).splitlines()
-  new = text_format.MessageToString(config).splitlines()
-  if old == new:
-    return
-  line = next((i for i, (a, b) in enumerate(zip(old, new)) if a != b),
-              min(len(old), len(new)))
-
-  def shown(lines):
-    return lines[line].strip() if line < len(lines) else '(end)'
-
-  raise StaleRunError(
-      f'{path} differs from the config this budget gives the run at line '
-      f'{line + 1}: {shown(old)!r}, now {shown(new)!r}. Its run was trained '
-      'with another budget or base config: remove the directory or give '
-      'another work directory.')
-
-
-@dataclasses.dataclass(frozen=True)
-class _Job:
-  """One run to train: its progress label, config and directory."""
-  label: str
-  run: Run
-  config: pipeline_pb2.TrainEvalPipelineConfig
-  run_dir: str
-
-  @property
-  def name(self) -> str:
-    return os.path.basename(self.run_dir)
-
-
-def _train_jobs(job_list: Sequence[_Job], jobs: int, progress: ProgressFn,
-                started: float, in_process: bool) -> List[Dict]:
-  """Trains and evaluates `job_list`; their results.
-
-  in_process: one after the other in this process; otherwise each in a
-  worker process, `jobs` side by side (see `run_pool`).
-  """
-  results = [None] * len(job_list)
-
-  def steps(job):
-    return job.config.train_config.num_steps
-
-  if in_process:
-    for position, job in enumerate(job_list):
-      progress(f'{job.label} {job.name}: training {steps(job)} steps ...')
-      tf_keras.backend.clear_session()
-      results[position] = train_and_evaluate(job.run, job.config, job.run_dir)
-      progress(_done_line(job.label, job.name, results[position], started))
-    return results
-
-  tasks = []
-  for job in job_list:
-    os.makedirs(job.run_dir, exist_ok=True)
-    tasks.append(run_pool.Task(
-        name=job.name,
-        function=f'{__name__}:{train_and_evaluate_text.__name__}',
-        args=(dataclasses.asdict(job.run),
-              text_format.MessageToString(job.config), job.run_dir),
-        log_path=os.path.join(job.run_dir, TRAIN_LOG)))
-
-  def on_start(position, task, cores):
-    job = job_list[position]
-    progress(f'{job.label} {task.name}: training {steps(job)} steps on '
-             f'core{"s" if len(cores) > 1 else ""} '
-             f'{",".join(map(str, cores))} (output in {task.log_path}) ...')
-
-  def on_done(position, task, result):
-    results[position] = result
-    progress(_done_line(job_list[position].label, task.name, result, started))
-
-  run_pool.run_tasks(tasks, jobs, on_start, on_done)
-  return results
-
-
 def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
-             budget: Budget, paths: DatasetPaths, progress: ProgressFn,
-             jobs: int, started: float) -> Dict:
+             budget: Budget, paths: DatasetPaths,
+             progress: accuracy_runs.ProgressFn, jobs: int,
+             started: float) -> Dict:
   """Trains the pretraining run unless done; its result.
 
   It runs alone: in this process when jobs is 1, else in one worker process
@@ -493,24 +310,27 @@ def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
   """
   run_dir = os.path.join(work_dir, 'runs', PRETRAIN)
   config = pretrain_config(base, budget, paths)
-  check_run_dir(run_dir, config)
-  result = load_result(run_dir)
+  accuracy_runs.check_run_dir(run_dir, config)
+  result = accuracy_runs.load_result(run_dir)
   if result is not None:
     progress(f'[pretrain] {PRETRAIN}: done before, frame-AP '
-             f'{_points(result["frame_ap"])}')
+             f'{accuracy_runs.points(result["frame_ap"])}')
     return result
-  job = _Job('[pretrain]', pretrain_run(budget), config, run_dir)
-  return _train_jobs([job], 1, progress, started, in_process=jobs == 1)[0]
+  job = accuracy_runs.Job('[pretrain]', pretrain_run(budget).fields(),
+                          config, run_dir)
+  return accuracy_runs.train_jobs([job], 1, progress, started,
+                                  in_process=jobs == 1)[0]
 
 
 def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
-                  progress: ProgressFn = print,
+                  progress: accuracy_runs.ProgressFn = print,
                   runs: Optional[Sequence[Run]] = None,
                   jobs: int = 1) -> List[Dict]:
   """Prepares the data and does every run not done yet; returns results.
 
   With budget.pretrain_steps, the pretraining run (work_dir/runs/pretrain)
-  comes first; its result is `load_result` of that directory.
+  comes first; its result is `accuracy_runs.load_result` of that
+  directory.
 
   Args:
     base_config_path: the pipeline.config every run starts from.
@@ -536,20 +356,23 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   configs = [run_config(base, run, budget, paths, pretrained_dir)
              for run in runs]
   for run, config in zip(runs, configs):
-    check_run_dir(os.path.join(work_dir, 'runs', run.name), config)
+    accuracy_runs.check_run_dir(os.path.join(work_dir, 'runs', run.name),
+                                config)
   if budget.pretrain_steps:
     pretrain(base, work_dir, budget, paths, progress, jobs, started)
-  todo = []
+  todo, todo_positions = [], []
   for index, (run, config) in enumerate(zip(runs, configs)):
     run_dir = os.path.join(work_dir, 'runs', run.name)
     label = f'[{index + 1}/{len(runs)}]'
-    results[index] = load_result(run_dir)
+    results[index] = accuracy_runs.load_result(run_dir)
     if results[index] is None:
-      todo.append(_Job(label, run, config, run_dir))
+      todo.append(accuracy_runs.Job(label, run.fields(), config, run_dir))
+      todo_positions.append(index)
     else:
       progress(f'{label} {run.name}: done before, frame-AP '
-               f'{_points(results[index]["frame_ap"])}')
-  done = _train_jobs(todo, jobs, progress, started, in_process=jobs == 1)
-  for job, result in zip(todo, done):
-    results[runs.index(job.run)] = result
+               f'{accuracy_runs.points(results[index]["frame_ap"])}')
+  done = accuracy_runs.train_jobs(todo, jobs, progress, started,
+                                  in_process=jobs == 1)
+  for index, result in zip(todo_positions, done):
+    results[index] = result
   return results

@@ -7,6 +7,7 @@ import pytest
 
 from acrn_tf.benchmarks import accuracy
 from acrn_tf.benchmarks import accuracy_heatmaps
+from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.benchmarks import run_pool
 from acrn_tf.builders import config_util
 
@@ -138,7 +139,7 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   assert result['num_steps'] == 1 and result['num_test_keyframes'] == 2
   assert set(result['per_class_ap']) >= {'throw', 'catch'}
   run_dir = os.path.join(work, 'runs', 'acrn_f2_s0')
-  assert accuracy.load_result(run_dir) == result
+  assert accuracy_runs.load_result(run_dir) == result
   assert any(line.startswith('records train:') for line in lines)
   assert lines[-1].startswith('[1/1] acrn_f2_s0: frame-AP ')
 
@@ -149,7 +150,7 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   assert again[-1].startswith('[1/1] acrn_f2_s0: done before')
   assert not any('generating' in line for line in again)
   # Not when the budget gives the run another config.
-  with pytest.raises(accuracy.StaleRunError) as error:
+  with pytest.raises(accuracy_runs.StaleRunError) as error:
     accuracy.run_benchmark(_CONFIG, work, dataclasses.replace(
         budget, num_steps=2), again.append, runs=[run])
   assert str(error.value).startswith(
@@ -179,10 +180,11 @@ def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   assert [r['name'] for r in results] == ['base_f2_s0', 'acrn_f2_s0']
   for run, result in zip(runs, results):
     run_dir = os.path.join(work, 'runs', run.name)
-    assert accuracy.load_result(run_dir) == result
+    assert accuracy_runs.load_result(run_dir) == result
     assert 0.0 <= result['frame_ap'] <= 1.0
     # The worker's output went to the run's log, not to the console.
-    assert os.path.getsize(os.path.join(run_dir, accuracy.TRAIN_LOG)) > 0
+    assert os.path.getsize(
+        os.path.join(run_dir, accuracy_runs.TRAIN_LOG)) > 0
     config = config_util.read_pipeline_config(
         os.path.join(run_dir, 'pipeline.config'))
     assert config.train_config.fine_tune_checkpoint == os.path.join(
@@ -198,7 +200,7 @@ def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   assert pretrained[1].startswith('[pretrain] pretrain: frame-AP ')
   assert lines.index(pretrained[1]) < min(
       i for i, line in enumerate(lines) if line.startswith('[1/2]'))
-  assert accuracy.load_result(os.path.join(work, 'runs', 'pretrain'))[
+  assert accuracy_runs.load_result(os.path.join(work, 'runs', 'pretrain'))[
       'model'] == 'base'
   assert sum(line.startswith('[') and 'training 1 steps on core' in line
              for line in lines) == 3
