@@ -275,7 +275,9 @@ def run_accuracy(argv):
         progress=lambda line: print(f'[accuracy] {line}', flush=True),
         jobs=_ACCURACY_JOBS.value)
   except accuracy_runs.StaleRunError as e:
-    raise app.UsageError(f'--work_dir: {e}') from e
+    # Not a usage error: the flags are right, the directory is not; so the
+    # message alone, without the flags' help.
+    raise SystemExit(f'--work_dir: {e}') from e
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'
                and r['frames_per_clip'] == budget.frames_per_clip]

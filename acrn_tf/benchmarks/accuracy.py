@@ -189,14 +189,30 @@ def _records_pattern(records_dir: str, split: str) -> str:
   return os.path.join(records_dir, f'{split}-?????-of-?????.tfrecord')
 
 
+def dataset_paths(work_dir: str) -> DatasetPaths:
+  """Where `prepare_dataset` puts the data of `work_dir`."""
+  data_dir = os.path.join(work_dir, 'data')
+  records_dir = os.path.join(work_dir, 'records')
+  return DatasetPaths(
+      data_dir,
+      os.path.join(data_dir, synthetic.ANNOTATIONS_DIR,
+                   synthetic.LABEL_MAP_FILE),
+      _records_pattern(records_dir, 'train'),
+      _records_pattern(records_dir, 'test'))
+
+
 def prepare_dataset(work_dir: str, budget: Budget,
                     progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
   """Generates the synthetic videos and converts train and test to records.
 
   Both steps are skipped when their outputs are complete (the converter
   keeps finished shards), so a second call is quick.
+
+  Returns:
+    `dataset_paths(work_dir)`.
   """
-  data_dir = os.path.join(work_dir, 'data')
+  paths = dataset_paths(work_dir)
+  data_dir = paths.data_dir
   records_dir = os.path.join(work_dir, 'records')
   annotations_dir = os.path.join(data_dir, synthetic.ANNOTATIONS_DIR)
   info_path = os.path.join(annotations_dir, synthetic.DATASET_INFO_FILE)
@@ -207,8 +223,7 @@ def prepare_dataset(work_dir: str, budget: Budget,
     started = time.time()
     synthetic.generate_dataset(data_dir, config)
     progress(f'  {time.time() - started:.0f} s')
-  label_map_path = os.path.join(annotations_dir, synthetic.LABEL_MAP_FILE)
-  label_map = label_map_util.read_label_map(label_map_path)
+  label_map = label_map_util.read_label_map(paths.label_map_path)
   options = conversion.ConversionOptions(frames_per_clip=budget.max_frames,
                                          frame_stride=1, num_threads=2)
   videos_dir = os.path.join(data_dir, synthetic.VIDEOS_DIR)
@@ -224,9 +239,7 @@ def prepare_dataset(work_dir: str, budget: Budget,
                                  num_shards=2, videos_dir=videos_dir)
     progress(f'records {split}: {summary.examples_written} keyframes '
              f'({time.time() - started:.0f} s)')
-  return DatasetPaths(data_dir, label_map_path,
-                      _records_pattern(records_dir, 'train'),
-                      _records_pattern(records_dir, 'test'))
+  return paths
 
 
 def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
@@ -347,17 +360,22 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   """
   budget.validate()
   base = config_util.read_pipeline_config(base_config_path)
-  paths = prepare_dataset(work_dir, budget, progress)
+  paths = dataset_paths(work_dir)
   runs = list(runs) if runs is not None else plan_runs(budget)
   results = [None] * len(runs)
-  started = time.time()
   pretrained_dir = (os.path.join(work_dir, 'runs', PRETRAIN)
                     if budget.pretrain_steps else None)
   configs = [run_config(base, run, budget, paths, pretrained_dir)
              for run in runs]
+  # Before any work: a stale directory is refused in seconds.
   for run, config in zip(runs, configs):
     accuracy_runs.check_run_dir(os.path.join(work_dir, 'runs', run.name),
                                 config)
+  if budget.pretrain_steps:
+    accuracy_runs.check_run_dir(pretrained_dir,
+                                pretrain_config(base, budget, paths))
+  prepare_dataset(work_dir, budget, progress)
+  started = time.time()
   if budget.pretrain_steps:
     pretrain(base, work_dir, budget, paths, progress, jobs, started)
   todo, todo_positions = [], []

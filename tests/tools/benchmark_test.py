@@ -67,3 +67,24 @@ def test_usage_errors(tmp_path):
   assert result.returncode != 0
   assert 'budget.learning_rate must be > 0, got -1.0' in result.stderr
   assert not (tmp_path / 'out').exists()
+
+
+def test_a_stale_work_dir_is_refused_before_any_work(tmp_path):
+  # A run directory trained with another config (here: the base config
+  # itself, whose steps and records differ from the budget's).
+  work = tmp_path / 'work'
+  run_dir = work / 'runs' / 'base_f8_s0'
+  run_dir.mkdir(parents=True)
+  with open(os.path.join(_REPO, 'configs', 'synthetic',
+                         'acrn_tiny.config'), encoding='utf-8') as f:
+    (run_dir / 'pipeline.config').write_text(f.read())
+  result = _run_tool(['accuracy', '--quick', '--work_dir', str(work),
+                      '--output_dir', str(tmp_path / 'out')], str(tmp_path))
+  assert result.returncode == 1
+  assert result.stderr.strip().splitlines()[-1].startswith(
+      f'--work_dir: {run_dir / "pipeline.config"} differs from the config '
+      'this budget gives the run at line ')
+  # The message alone, not the flags' help; nothing generated or written.
+  assert '--accuracy_steps' not in result.stderr
+  assert sorted(os.listdir(work)) == ['runs']
+  assert not (tmp_path / 'out').exists()
