@@ -9,18 +9,26 @@ weights, by type: the public slim S3D-G checkpoints (by slim variable name,
 checkpoint (the model only) or the parts every acrn_tf model shares, from a
 checkpoint of a model with another relation module (SHARED_PARTS: the
 accuracy benchmark pretrains them once for all its models, as the paper
-starts every model from one pretrained S3D-G and person detector). What was restored and what was not is logged.
+starts every model from one pretrained S3D-G and person detector; a
+temporal flattening kernel trained on another clip length is resampled to
+this one's). What was restored and what was not is logged.
 """
 
 import dataclasses
-from typing import List
+from typing import Dict, List
 
 from absl import logging
+import numpy as np
 import tensorflow as tf
 
+from tensorflow.core.protobuf import trackable_object_graph_pb2
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.models import slim_s3dg_checkpoint
+from acrn_tf.models import video_feature_extractor
 from acrn_tf.protos import train_pb2
+
+# Where a TF2 checkpoint keeps its object graph (tf.train.Checkpoint's key).
+_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
 
 @dataclasses.dataclass
@@ -32,11 +40,14 @@ class WarmStartReport:
     path: the checkpoint file prefix read.
     restored: names of the model parts or variables restored.
     not_restored: names of model variables left at their initial values.
+    resampled: names of restored temporal flattening kernels resampled to
+      this model's clip length (SHARED_PARTS).
   """
   kind: str
   path: str
   restored: List[str]
   not_restored: List[str]
+  resampled: List[str] = dataclasses.field(default_factory=list)
 
 
 def resolve(path: str) -> str:
@@ -71,6 +82,86 @@ def _read_objects(path: str, kind: str, expected: str, **objects) -> None:
         f'train_config.fine_tune_checkpoint {path} does not fit '
         f'fine_tune_checkpoint_type {kind}: expected {expected}{detail}'
     ) from None
+
+
+def resample_temporal_kernel(kernel: np.ndarray,
+                              num_frames: int) -> np.ndarray:
+  """A [t, ...] temporal flattening kernel resampled to num_frames taps.
+
+  Each new tap is the sum of the old taps over the stretch of time it
+  covers, weighted by overlap (area resampling), so the taps' sum is kept
+  and a clip that is the same in every frame gives the same output. From 2
+  taps to 1 it is their sum; from 2 to 4 each old tap is halved into two.
+  """
+  kernel = np.asarray(kernel)
+  old = kernel.shape[0]
+  if num_frames < 1:
+    raise ValueError(f'num_frames must be >= 1, got {num_frames}')
+  edges = np.arange(num_frames + 1) * old / num_frames
+  starts, ends = edges[:-1, None], edges[1:, None]
+  taps = np.arange(old)[None, :]
+  overlap = np.clip(np.minimum(ends, taps + 1) - np.maximum(starts, taps),
+                    0, None)
+  return np.tensordot(overlap, kernel, axes=1).astype(kernel.dtype)
+
+
+def _read_shared_parts(path: str, parts: Dict[str, tf.Module]) -> List[str]:
+  """Restores `parts` (model children by name) from `path`'s `model`.
+
+  Written out rather than `tf.train.Checkpoint.read`, which refuses any
+  shape change: a temporal flattening kernel ([t, 1, 1, c, c]) trained on
+  another clip length is resampled (`resample_temporal_kernel`); every other
+  variable must match in shape.
+
+  Returns:
+    Names of the resampled kernels.
+
+  Raises:
+    ValueError: a variable has no value in the checkpoint or another shape.
+  """
+  kind = 'SHARED_PARTS'
+
+  def refuse(detail):
+    raise ValueError(
+        f'train_config.fine_tune_checkpoint {path} does not fit '
+        f'fine_tune_checkpoint_type {kind}: expected an acrn_tf training '
+        'checkpoint whose feature extractor, actor detector and actor head '
+        f'have this config\'s shapes ({detail})')
+
+  target = tf.train.Checkpoint(model=tf.train.Checkpoint(**parts))
+  try:
+    reader = tf.train.load_checkpoint(path)
+    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+    graph.ParseFromString(reader.get_tensor(_OBJECT_GRAPH_KEY))
+    matches = tf.train.CheckpointView(path).match(target)
+  except (ValueError, tf.errors.OpError) as e:
+    refuse(f'not a TF2 object-based checkpoint: {str(e).splitlines()[0]}')
+  keys = {}
+  for node_id, trackable in matches.items():
+    attributes = graph.nodes[node_id].attributes
+    if isinstance(trackable, tf.Variable) and attributes:
+      keys[id(trackable)] = attributes[0].checkpoint_key
+  flattening_kernels = {
+      id(layer.kernel) for layer in parts['feature_extractor'].submodules
+      if isinstance(layer, video_feature_extractor.TemporalFlattening)}
+  values, resampled = [], []
+  for variable in (v for part in parts.values() for v in part.variables):
+    if id(variable) not in keys:
+      refuse(f'no value for {variable.name}')
+    value = reader.get_tensor(keys[id(variable)])
+    shape = tuple(variable.shape)
+    if value.shape != shape:
+      if not (id(variable) in flattening_kernels and
+              value.shape[1:] == shape[1:]):
+        refuse(f'{variable.name} is {list(value.shape)} in the checkpoint, '
+               f'{list(shape)} here')
+      value = resample_temporal_kernel(value, shape[0])
+      resampled.append(variable.name)
+    values.append((variable, value))
+  # Only once every value is read and fits: nothing is restored half.
+  for variable, value in values:
+    variable.assign(value)
+  return resampled
 
 
 def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
@@ -123,9 +214,7 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     parts = {'feature_extractor': model.feature_extractor,
              'actor_detector': model.actor_detector,
              'actor_head': model.actor_head}
-    _read_objects(path, kind, 'an acrn_tf training checkpoint whose '
-                  'feature extractor, actor detector and actor head have '
-                  'this config\'s shapes', model=tf.train.Checkpoint(**parts))
+    resampled = _read_shared_parts(path, parts)
     restored_vars = [v for part in parts.values() for v in part.variables]
     report = None
   else:
@@ -135,11 +224,14 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
   result = WarmStartReport(
       kind=kind, path=path, restored=_names(restored_vars),
       not_restored=_names(v for v in all_variables
-                          if id(v) not in restored_ids))
+                          if id(v) not in restored_ids),
+      resampled=sorted(resampled) if kind == 'SHARED_PARTS' else [])
   logging.info('Warm start from %s (%s): %d variables restored, %d not '
                'restored (initial values kept)%s', path, kind,
                len(result.restored), len(result.not_restored),
                f'; slim report: {report}' if report is not None else '')
+  for name in result.resampled:
+    logging.info('  resampled to this clip length: %s', name)
   for name in result.not_restored:
     logging.info('  not restored: %s', name)
   return result

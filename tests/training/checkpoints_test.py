@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.core import standard_fields as fields
+from acrn_tf.models import video_feature_extractor
 from acrn_tf.protos import train_pb2
 from acrn_tf.training import checkpoints
 from tests.meta_architectures import model_fixtures
@@ -173,3 +175,84 @@ def test_shared_parts_of_another_shape_are_refused(tmp_path, models):
   with pytest.raises(ValueError, match='type SHARED_PARTS: expected an '
                      'acrn_tf training checkpoint whose feature extractor'):
     checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
+
+
+def test_resample_temporal_kernel_keeps_the_sum_of_the_taps():
+  kernel = np.array([1.0, 3.0], np.float32).reshape(2, 1, 1, 1, 1)
+  same = checkpoints.resample_temporal_kernel(kernel, 2)
+  np.testing.assert_array_equal(same, kernel)
+  np.testing.assert_allclose(
+      checkpoints.resample_temporal_kernel(kernel, 1).ravel(), [4.0])
+  np.testing.assert_allclose(
+      checkpoints.resample_temporal_kernel(kernel, 4).ravel(),
+      [0.5, 0.5, 1.5, 1.5])
+  # 2 taps into 3: thirds of time, [0, 2/3), [2/3, 4/3), [4/3, 2).
+  np.testing.assert_allclose(
+      checkpoints.resample_temporal_kernel(kernel, 3).ravel(),
+      [2 / 3, 1 / 3 + 1, 2.0], rtol=1e-6)
+  three = np.array([1.0, 2.0, 6.0], np.float32).reshape(3, 1, 1, 1, 1)
+  np.testing.assert_allclose(
+      checkpoints.resample_temporal_kernel(three, 1).ravel(), [9.0])
+  with pytest.raises(ValueError, match='num_frames must be >= 1, got 0'):
+    checkpoints.resample_temporal_kernel(kernel, 0)
+
+
+def _flattening_kernels(model):
+  return [layer.kernel for layer in model.feature_extractor.submodules
+          if isinstance(layer, video_feature_extractor.TemporalFlattening)]
+
+
+def test_shared_parts_from_another_clip_length_resample_the_flattening(
+    tmp_path, models):
+  target, _ = models
+  _reset(target)
+  # The source model sees clips twice as long: its flattening kernels have
+  # twice the taps.
+  base = model_fixtures.build_model('none')
+  batch = dict(model_fixtures.two_clip_batch())
+  frames = fields.InputDataFields.frames
+  batch[frames] = tf.concat([batch[frames], batch[frames]], axis=1)
+  base.predict(base.preprocess(batch), training=False)
+  _randomize(base.variables, seed=4)
+  theirs = _flattening_kernels(base)
+  mine = _flattening_kernels(target)
+  assert theirs and all(t.shape[0] == 2 * m.shape[0]
+                        for t, m in zip(theirs, mine))
+  path = tf.train.Checkpoint(model=base).save(str(tmp_path / 'ckpt'))
+  report = checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
+  assert report.resampled == sorted(v.name for v in mine)
+  for variable, value in zip(mine, theirs):
+    np.testing.assert_allclose(
+        variable.numpy(),
+        checkpoints.resample_temporal_kernel(value.numpy(), variable.shape[0]),
+        rtol=1e-6)
+    # A clip the same in every frame gives the same flattened map.
+    np.testing.assert_allclose(variable.numpy().sum(0),
+                               value.numpy().sum(0), rtol=1e-4, atol=1e-5)
+  resampled = {id(v) for v in mine}
+  for part in ('feature_extractor', 'actor_detector', 'actor_head'):
+    for variable, value in zip(getattr(target, part).variables,
+                               getattr(base, part).variables):
+      if id(variable) not in resampled:
+        np.testing.assert_array_equal(variable.numpy(), value.numpy(),
+                                      variable.name)
+
+
+def test_shared_parts_are_restored_whole_or_not_at_all(tmp_path, models):
+  target, _ = models
+  before = _reset(target)
+  base = model_fixtures.build_model('none')
+  base.predict(base.preprocess(model_fixtures.two_clip_batch()),
+               training=False)
+  # The feature extractor and actor detector fit; the actor head does not.
+  wider = tf_keras.layers.Dense(3)
+  wider.build((None, 5))
+  path = tf.train.Checkpoint(model=tf.train.Checkpoint(
+      feature_extractor=base.feature_extractor,
+      actor_detector=base.actor_detector, actor_head=wider)).save(
+          str(tmp_path / 'ckpt'))
+  with pytest.raises(ValueError, match='type SHARED_PARTS: .*no value for '):
+    checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
+  for variable in target.variables:
+    np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
+                                  variable.name)
