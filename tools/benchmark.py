@@ -278,6 +278,11 @@ def run_accuracy(argv):
     # Not a usage error: the flags are right, the directory is not; so the
     # message alone, without the flags' help.
     raise SystemExit(f'--work_dir: {e}') from e
+  except BaseException:
+    # Interrupted or failed: its time counts when a later one completes.
+    accuracy.record_invocation(_WORK_DIR.value, started, time.time(),
+                               completed=False)
+    raise
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'
                and r['frames_per_clip'] == budget.frames_per_clip]
@@ -293,7 +298,9 @@ def run_accuracy(argv):
         keyframe_second=3.0,
         output_path=os.path.join(_OUTPUT_DIR.value,
                                  'accuracy_' + accuracy_report.HEATMAPS_PNG))
-  elapsed = (time.time() - started) / 60
+  invocations = accuracy.record_invocation(_WORK_DIR.value, started,
+                                          time.time(), completed=True)
+  elapsed = sum(invocation['minutes'] for invocation in invocations)
   machine = machine_lib.describe_machine().summary()
   if _ACCURACY_JOBS.value > 1:
     machine += f'; {_ACCURACY_JOBS.value} runs side by side'
@@ -302,7 +309,8 @@ def run_accuracy(argv):
                      if budget.pretrain_steps else None)
   paths = accuracy_report.write_report(
       _OUTPUT_DIR.value, results, budget, command, elapsed, machine,
-      heatmaps_png=heatmaps, pretrain_result=pretrain_result)
+      heatmaps_png=heatmaps, pretrain_result=pretrain_result,
+      invocations=len(invocations))
   with open(paths[accuracy_report.RESULTS_MD], encoding='utf-8') as f:
     print(f.read(), end='')
   print(f'Wrote {", ".join(sorted(paths.values()))}')

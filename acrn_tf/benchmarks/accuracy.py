@@ -23,6 +23,8 @@ trained run resumes from its last checkpoint).
   work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
                           (and train.log when runs go side by side)
   work_dir/runs/pretrain/ the pretraining run, laid out the same way
+  work_dir/invocations.json  each invocation's wall time, so a benchmark
+                          done over several invocations reports the sum
 
 A run directory whose pipeline.config differs from the one the budget now
 gives is refused (`accuracy_runs.StaleRunError`) rather than taken for the
@@ -31,6 +33,8 @@ run. Training, evaluating and keeping one run's result is
 """
 
 import dataclasses
+import datetime
+import json
 import os
 import time
 from typing import Dict, List, Optional, Sequence
@@ -153,6 +157,7 @@ class Run:
 
 # The pretraining run's directory under work_dir/runs.
 PRETRAIN = 'pretrain'
+INVOCATIONS_JSON = 'invocations.json'
 
 
 def pretrain_run(budget: Budget) -> Run:
@@ -394,3 +399,30 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   for index, result in zip(todo_positions, done):
     results[index] = result
   return results
+
+
+def record_invocation(work_dir: str, started: float, finished: float,
+                      completed: bool) -> List[Dict]:
+  """Adds one invocation to work_dir/invocations.json; returns them all.
+
+  An interrupted benchmark continues in a later invocation, so its wall time
+  is the sum over invocations: each records its start (UTC, ISO), minutes
+  and whether it completed.
+  """
+  path = os.path.join(work_dir, INVOCATIONS_JSON)
+  invocations = []
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      invocations = json.load(f)
+  invocations.append({
+      'started': datetime.datetime.fromtimestamp(
+          started, datetime.timezone.utc).isoformat(timespec='seconds'),
+      'minutes': round((finished - started) / 60, 2),
+      'completed': bool(completed)})
+  os.makedirs(work_dir, exist_ok=True)
+  temporary = f'{path}.tmp-{os.getpid()}'
+  with open(temporary, 'w', encoding='utf-8') as f:
+    json.dump(invocations, f, indent=2)
+    f.write('\n')
+  os.replace(temporary, path)
+  return invocations

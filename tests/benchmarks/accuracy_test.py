@@ -1,6 +1,7 @@
 """accuracy: the run plan, each run's config, and one tiny run end to end."""
 
 import dataclasses
+import json
 import os
 
 import pytest
@@ -205,3 +206,18 @@ def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   assert sum(line.startswith('[') and 'training 1 steps on core' in line
              for line in lines) == 3
   assert sum(': frame-AP ' in line for line in lines) == 3
+
+
+def test_record_invocation_adds_up_the_wall_time(tmp_path):
+  work = str(tmp_path / 'work')
+  first = accuracy.record_invocation(work, 1764892800.0, 1764892800.0 + 90,
+                                     completed=False)
+  assert first == [{'started': '2025-12-05T00:00:00+00:00', 'minutes': 1.5,
+                    'completed': False}]
+  both = accuracy.record_invocation(work, 1764896400.0, 1764896400.0 + 30,
+                                    completed=True)
+  assert [i['minutes'] for i in both] == [1.5, 0.5]
+  assert both[1] == {'started': '2025-12-05T01:00:00+00:00', 'minutes': 0.5,
+                     'completed': True}
+  with open(os.path.join(work, accuracy.INVOCATIONS_JSON)) as f:
+    assert json.load(f) == both
