@@ -20,8 +20,8 @@ from typing import Dict, List
 from absl import logging
 import numpy as np
 import tensorflow as tf
-
 from tensorflow.core.protobuf import trackable_object_graph_pb2
+
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.models import slim_s3dg_checkpoint
 from acrn_tf.models import video_feature_extractor
