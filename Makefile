@@ -37,10 +37,10 @@ test: $(INSTALLED)
 demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
-# The accuracy benchmark (docs/results/): 63 minutes on 2 cores (2026-12-04,
-# one run at a time; it now trains two side by side, see --accuracy_jobs);
-# the quick one (one seed, 400 steps, a smaller dataset) took 11 minutes
-# (2026-12-04, two runs side by side).
+# The accuracy benchmark (docs/results/): a 3000-step pretraining run, then
+# 16 runs of 600 steps, two side by side; 44 minutes on 2 cores
+# (2026-12-05). The quick one (one seed, 400 steps from scratch, a smaller
+# dataset) took 11 minutes (2026-12-04).
 # Trained runs stay in $(WORKSPACE)/benchmark and are not run again.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
