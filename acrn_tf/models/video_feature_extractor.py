@@ -25,7 +25,7 @@ A single-stream extractor ('rgb' or 'flow') flattens its tower's endpoints.
 """
 
 import collections
-from typing import Any, Dict, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -321,6 +321,20 @@ class VideoFeatureExtractor(tf_keras.Model):
     if endpoint not in self._scene_fusion:
       raise ValueError(f'{self.name} fuses no {endpoint!r}.')
     return self._scene_fusion[endpoint]
+
+  def scene_only_layers(self) -> List[tf_keras.layers.Layer]:
+    """The flattening and fusion layers of scene endpoints other than F's.
+
+    They exist only for the relation module's scene maps: a model that
+    relates to no such endpoint (e.g. a Base-Model) has none of them.
+    """
+    feature_endpoint = self._config_dict['feature_endpoint']
+    layers = []
+    for table in (self._flattenings, self._rgb_flatten, self._flow_flatten,
+                  self._scene_fusion):
+      layers.extend(layer for endpoint, layer in table.items()
+                    if endpoint != feature_endpoint)
+    return layers
 
   def output_channels(self, endpoint: str) -> int:
     """Channels of the flattened map of `endpoint`."""

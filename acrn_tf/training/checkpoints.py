@@ -11,11 +11,13 @@ checkpoint of a model with another relation module (SHARED_PARTS: the
 accuracy benchmark pretrains them once for all its models, as the paper
 starts every model from one pretrained S3D-G and person detector; a
 temporal flattening kernel trained on another clip length is resampled to
-this one's). What was restored and what was not is logged.
+this one's, and the flattening of a scene map the checkpointed model did not
+have starts from its initial values). What was restored and what was not is
+logged.
 """
 
 import dataclasses
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from absl import logging
 import numpy as np
@@ -42,12 +44,16 @@ class WarmStartReport:
     not_restored: names of model variables left at their initial values.
     resampled: names of restored temporal flattening kernels resampled to
       this model's clip length (SHARED_PARTS).
+    new_scene_layers: names of the variables of scene-map flattening (and
+      fusion) layers the checkpoint has none of, left at their initial
+      values (SHARED_PARTS; also in not_restored).
   """
   kind: str
   path: str
   restored: List[str]
   not_restored: List[str]
   resampled: List[str] = dataclasses.field(default_factory=list)
+  new_scene_layers: List[str] = dataclasses.field(default_factory=list)
 
 
 def resolve(path: str) -> str:
@@ -105,16 +111,22 @@ def resample_temporal_kernel(kernel: np.ndarray,
   return np.tensordot(overlap, kernel, axes=1).astype(kernel.dtype)
 
 
-def _read_shared_parts(path: str, parts: Dict[str, tf.Module]) -> List[str]:
+def _read_shared_parts(path: str, parts: Dict[str, tf.Module]
+                       ) -> Tuple[List[str], List[tf.Variable]]:
   """Restores `parts` (model children by name) from `path`'s `model`.
 
   Written out rather than `tf.train.Checkpoint.read`, which refuses any
   shape change: a temporal flattening kernel ([t, 1, 1, c, c]) trained on
   another clip length is resampled (`resample_temporal_kernel`); every other
-  variable must match in shape.
+  variable must match in shape. The feature extractor's layers of scene
+  maps other than F (table 1c: e.g. Conv2d_2c_3x3 for a model pretrained as
+  a Base-Model) may be missing as a whole: they keep their initial values
+  (a temporal average, an average of the streams). A layer of which only
+  some variables are there is refused.
 
   Returns:
-    Names of the resampled kernels.
+    Names of the resampled kernels, and the variables left at their initial
+    values.
 
   Raises:
     ValueError: a variable has no value in the checkpoint or another shape.
@@ -144,8 +156,14 @@ def _read_shared_parts(path: str, parts: Dict[str, tf.Module]) -> List[str]:
   flattening_kernels = {
       id(layer.kernel) for layer in parts['feature_extractor'].submodules
       if isinstance(layer, video_feature_extractor.TemporalFlattening)}
+  new_layers = [layer for layer in
+                parts['feature_extractor'].scene_only_layers()
+                if not any(id(v) in keys for v in layer.variables)]
+  new = {id(v): v for layer in new_layers for v in layer.variables}
   values, resampled = [], []
   for variable in (v for part in parts.values() for v in part.variables):
+    if id(variable) in new:
+      continue
     if id(variable) not in keys:
       refuse(f'no value for {variable.name}')
     value = reader.get_tensor(keys[id(variable)])
@@ -161,7 +179,7 @@ def _read_shared_parts(path: str, parts: Dict[str, tf.Module]) -> List[str]:
   # Only once every value is read and fits: nothing is restored half.
   for variable, value in values:
     variable.assign(value)
-  return resampled
+  return resampled, list(new.values())
 
 
 def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
@@ -181,6 +199,7 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
       train_config.fine_tune_checkpoint_type)
   path = resolve(train_config.fine_tune_checkpoint)
   all_variables = model.variables
+  resampled, new_vars = [], []
   if kind == 'SLIM_S3DG':
     # One call for the RGB tower and every Mixed_5b/5c copy (the action
     # head's and the relation head's), which read the same slim names; the
@@ -214,8 +233,10 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     parts = {'feature_extractor': model.feature_extractor,
              'actor_detector': model.actor_detector,
              'actor_head': model.actor_head}
-    resampled = _read_shared_parts(path, parts)
-    restored_vars = [v for part in parts.values() for v in part.variables]
+    resampled, new_vars = _read_shared_parts(path, parts)
+    new_ids = {id(v) for v in new_vars}
+    restored_vars = [v for part in parts.values() for v in part.variables
+                     if id(v) not in new_ids]
     report = None
   else:
     raise ValueError(f'train_config.fine_tune_checkpoint_type: unknown type '
@@ -225,13 +246,16 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
       kind=kind, path=path, restored=_names(restored_vars),
       not_restored=_names(v for v in all_variables
                           if id(v) not in restored_ids),
-      resampled=sorted(resampled) if kind == 'SHARED_PARTS' else [])
+      resampled=sorted(resampled), new_scene_layers=_names(new_vars))
   logging.info('Warm start from %s (%s): %d variables restored, %d not '
                'restored (initial values kept)%s', path, kind,
                len(result.restored), len(result.not_restored),
                f'; slim report: {report}' if report is not None else '')
   for name in result.resampled:
     logging.info('  resampled to this clip length: %s', name)
+  for name in result.new_scene_layers:
+    logging.info('  a scene map the checkpoint has not (initial values): %s',
+                 name)
   for name in result.not_restored:
     logging.info('  not restored: %s', name)
   return result

@@ -79,6 +79,24 @@ def test_two_stream_fusion_shapes_and_values(fusion_op):
                              atol=1e-4)
 
 
+def test_scene_only_layers_are_those_of_endpoints_other_than_f():
+  extractor = vfe.VideoFeatureExtractor(
+      streams='rgb_and_flow', fusion_endpoint='Mixed_4f',
+      scene_endpoints=('Conv2d_2c_3x3', 'Mixed_3c', 'Mixed_4f'), **TINY)
+  layers = extractor.scene_only_layers()
+  expected = [extractor.flattening_layer(e, stream)
+              for stream in ('rgb', 'flow')
+              for e in ('Conv2d_2c_3x3', 'Mixed_3c')]
+  expected += [extractor.fusion_layer(e) for e in ('Conv2d_2c_3x3',
+                                                   'Mixed_3c')]
+  assert sorted(layer.name for layer in layers) == sorted(
+      layer.name for layer in expected)
+  assert extractor.flattening_layer('Mixed_4f') not in layers
+  assert vfe.VideoFeatureExtractor(
+      streams='rgb', scene_endpoints=('Mixed_4f',),
+      **TINY).scene_only_layers() == []
+
+
 def test_endpoints_after_fusion_come_from_the_fused_rgb_trunk():
   extractor = vfe.VideoFeatureExtractor(
       streams='rgb_and_flow', fusion_endpoint='Mixed_4b', fusion_op='sum',

@@ -5,6 +5,8 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.models import video_feature_extractor
 from acrn_tf.protos import train_pb2
@@ -256,3 +258,45 @@ def test_shared_parts_are_restored_whole_or_not_at_all(tmp_path, models):
   for variable in target.variables:
     np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
                                   variable.name)
+
+
+def test_shared_parts_leave_a_scene_map_the_checkpoint_has_not_initial(
+    tmp_path):
+  # ACRN relating to Conv2d_2c_3x3 too, warm-started from a Base-Model,
+  # which flattens Mixed_4f only.
+  text = model_fixtures.model_config_text('acrn').replace(
+      'relation_module { acrn {} }',
+      'relation_module { acrn {} scene_features { endpoint: "Conv2d_2c_3x3" '
+      'scale: 0.5 } scene_features { endpoint: "Mixed_4f" scale: 0.5 } }')
+  tf_keras.utils.set_random_seed(0)
+  target = model_builder.build(
+      config_util.parse_pipeline_config_text(text).model, is_training=True,
+      image_size=(model_fixtures.HEIGHT, model_fixtures.WIDTH))
+  batch = model_fixtures.two_clip_batch()
+  target.predict(target.preprocess(batch), training=False)
+  new_layer = target.feature_extractor.flattening_layer('Conv2d_2c_3x3')
+  assert target.feature_extractor.scene_only_layers() == [new_layer]
+  initial = [v.numpy() for v in new_layer.variables]
+  base = model_fixtures.build_model('none')
+  base.predict(base.preprocess(batch), training=False)
+  _randomize(base.variables, seed=5)
+  path = tf.train.Checkpoint(model=base).save(str(tmp_path / 'ckpt'))
+  report = checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
+  new_names = sorted(v.name for v in new_layer.variables)
+  assert len(new_names) == 2  # The kernel and the bias.
+  assert report.new_scene_layers == new_names
+  assert set(new_names) <= set(report.not_restored)
+  assert not set(new_names) & set(report.restored)
+  for variable, value in zip(new_layer.variables, initial):
+    np.testing.assert_array_equal(variable.numpy(), value)
+  new_ids = {id(v) for v in new_layer.variables}
+  for part in ('actor_detector', 'actor_head'):
+    for variable, value in zip(getattr(target, part).variables,
+                               getattr(base, part).variables):
+      np.testing.assert_array_equal(variable.numpy(), value.numpy())
+  mine = [v for v in target.feature_extractor.variables
+          if id(v) not in new_ids]
+  for variable, value in zip(mine, base.feature_extractor.variables):
+    np.testing.assert_array_equal(variable.numpy(), value.numpy(),
+                                  variable.name)
+
