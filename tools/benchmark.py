@@ -21,10 +21,10 @@ against what training consumes. It prints a table; with --output_dir it
 writes performance.json, performance.md and PNG bar charts there.
 
 `accuracy` trains Base-Model, Resize+Concat, Santoro and ACRN with one
-budget for several seeds and Base-Model and ACRN at several clip lengths on
-the synthetic `benchmark` preset, evaluates each on the test split and
-writes results.md (tables like the paper's 1a and 1b), results.json and PNG
-plots to --output_dir. Everything it trains stays in --work_dir; run again,
+budget for several seeds, Base-Model and ACRN at several clip lengths and
+ACRN on several scene maps on the synthetic `benchmark` preset, evaluates
+each on the test split and writes results.md (tables like the paper's 1a,
+1b and 1c), results.json and PNG plots to --output_dir. Everything it trains stays in --work_dir; run again,
 it skips the runs already done.
 """
 
@@ -93,6 +93,11 @@ _ACCURACY_SEEDS = flags.DEFINE_list(
 _CLIP_LENGTHS = flags.DEFINE_list(
     'clip_lengths', None, 'accuracy: clip lengths of table 1b (default '
     '2,4,8; 2,8 with --quick).')
+_SCENE_MAPS = flags.DEFINE_list(
+    'scene_maps', None, 'accuracy: table 1c, the scene maps ACRN is trained '
+    'on, each endpoint@scale, several joined by + (default: '
+    f'{",".join(accuracy.FULL.scene_maps)}; none with --quick; empty: no '
+    'table 1c).')
 _SECTIONS = flags.DEFINE_list(
     'sections', list(speed_suite.SECTIONS),
     f'Sections to run, from {",".join(speed_suite.SECTIONS)}.')
@@ -249,6 +254,8 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
     changes['seeds'] = _positive_ints(_ACCURACY_SEEDS)
   if _CLIP_LENGTHS.value is not None:
     changes['clip_lengths'] = _positive_ints(_CLIP_LENGTHS)
+  if _SCENE_MAPS.value is not None:
+    changes['scene_maps'] = tuple(_SCENE_MAPS.value)
   budget = dataclasses.replace(budget, **changes)
   try:
     return budget.validate()
@@ -285,7 +292,8 @@ def run_accuracy(argv):
     raise
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'
-               and r['frames_per_clip'] == budget.frames_per_clip]
+               and r['frames_per_clip'] == budget.frames_per_clip
+               and not r.get('scene_maps')]
   if acrn_runs:
     run_dir = os.path.join(_WORK_DIR.value, 'runs', acrn_runs[0]['name'])
     videos_dir = os.path.join(_WORK_DIR.value, 'data', 'videos')

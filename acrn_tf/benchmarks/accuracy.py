@@ -1,9 +1,10 @@
-"""The accuracy benchmark: the paper's ablations (tables 1a, 1b) in miniature.
+"""The accuracy benchmark: the paper's ablations (tables 1a-c) in miniature.
 
 On the synthetic relational dataset (`acrn_tf.data.synthetic`, preset
 `benchmark`), trains the Base-Model, Resize+Concat, the Santoro relation
 network and ACRN with one budget (steps, batch, schedule, clip size) for
-several seeds, and Base-Model and ACRN at several clip lengths; each model
+several seeds, Base-Model and ACRN at several clip lengths, and ACRN
+relating actors to other scene maps (S3D-G endpoints and scales); each model
 is evaluated (frame-AP at IoU 0.5, per-class AP) on the test split.
 
 Everything goes through the library a user runs: the dataset generator, the
@@ -37,7 +38,7 @@ import datetime
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.builders import config_util
@@ -45,7 +46,9 @@ from acrn_tf.data import ava
 from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
 from acrn_tf.data import synthetic
+from acrn_tf.models import s3dg
 from acrn_tf.protos import pipeline_pb2
+from acrn_tf.protos import relation_pb2
 from acrn_tf.protos import train_pb2
 
 # Table 1a's rows, in the paper's order: model key -> relation module field.
@@ -57,6 +60,44 @@ MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
                 'acrn': 'ACRN'}
 # Table 1b compares these two at every clip length.
 CLIP_LENGTH_MODELS = ('base', 'acrn')
+# Table 1c varies the scene maps of this model.
+SCENE_MAP_MODEL = 'acrn'
+
+
+def parse_scene_maps(spec: str) -> Tuple[Tuple[str, float], ...]:
+  """'Conv2d_2c_3x3@0.5+Mixed_4f@0.5' -> (('Conv2d_2c_3x3', 0.5), ...).
+
+  A spec names one or more S3D-G endpoints, each at a scale (table 1c).
+
+  Raises:
+    ValueError: naming the spec and the malformed part or unknown endpoint.
+  """
+  maps = []
+  for part in spec.split('+'):
+    endpoint, _, scale = part.partition('@')
+    try:
+      value = float(scale)
+    except ValueError:
+      value = float('nan')
+    if not endpoint or not value > 0:
+      raise ValueError(f'scene maps {spec!r}: expected endpoint@scale (scale '
+                       f'> 0) joined by +, got {part!r}')
+    s3dg.endpoint_index(endpoint, f'scene maps {spec!r}')
+    maps.append((endpoint, value))
+  return tuple(maps)
+
+
+def scene_maps_spec(config: pipeline_pb2.TrainEvalPipelineConfig) -> str:
+  """The spec of the scene maps a config's relation module relates to.
+
+  '' for a model without relation module; 'Mixed_4f@1' when the relation
+  module names none (its default).
+  """
+  relation = config.model.video_faster_rcnn.relation_module
+  if relation.WhichOneof('relation_module_oneof') in (None, 'none'):
+    return ''
+  features = relation.scene_features or [relation_pb2.SceneFeature()]
+  return '+'.join(f'{f.endpoint}@{f.scale:g}' for f in features)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,6 +123,9 @@ class Budget:
       starts from scratch.
     dataset_overrides: SyntheticConfig fields replacing the `benchmark`
       preset's (e.g. fewer videos for a quick run).
+    scene_maps: table 1c: ACRN (first seed, frames_per_clip) is trained once
+      per spec (see `parse_scene_maps`); the spec of the base config's own
+      scene maps is its table 1a run.
   """
   name: str
   seeds: Sequence[int]
@@ -93,6 +137,7 @@ class Budget:
   num_eval_examples: int = 0
   pretrain_steps: int = 0
   dataset_overrides: Dict = dataclasses.field(default_factory=dict)
+  scene_maps: Sequence[str] = ()
 
   def validate(self) -> 'Budget':
     """Returns self; ValueError naming the field if a value is impossible."""
@@ -117,6 +162,14 @@ class Budget:
     if self.num_eval_examples < 0:
       raise ValueError('budget.num_eval_examples must be >= 0, got '
                        f'{self.num_eval_examples}')
+    for spec in self.scene_maps:
+      try:
+        parse_scene_maps(spec)
+      except ValueError as e:
+        raise ValueError(f'budget.scene_maps: {e}') from None
+    if len(set(self.scene_maps)) != len(self.scene_maps):
+      raise ValueError('budget.scene_maps: repeated specs in '
+                       f'{list(self.scene_maps)}')
     return self
 
   @property
@@ -125,11 +178,18 @@ class Budget:
     return max([self.frames_per_clip] + list(self.clip_lengths))
 
 
-# Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores (63
-# measured; docs/results/results.md states the time of its run).
+# Table 1c's grid: the paper's Conv2c, Mixed_3c, Mixed_4f and the three
+# together, at scales 0.5 and 1 (Conv1a, a 64x64 map at 128 px, is left
+# out: a relation head over it costs more than this budget has).
+_SCENE_ENDPOINTS = ('Conv2d_2c_3x3', 'Mixed_3c', 'Mixed_4f',
+                    'Conv2d_2c_3x3+Mixed_3c+Mixed_4f')
+TABLE_1C = tuple('+'.join(f'{e}@{scale}' for e in endpoints.split('+'))
+                 for scale in ('0.5', '1') for endpoints in _SCENE_ENDPOINTS)
+# Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores
+# (docs/results/results.md states the time of its run).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
               clip_lengths=(2, 4, 8), num_steps=600, warmup_steps=60,
-              pretrain_steps=3000)
+              pretrain_steps=3000, scene_maps=TABLE_1C)
 # One seed, a smaller dataset and half the steps: sized for about 15 minutes.
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
                clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
@@ -141,20 +201,29 @@ QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-  """One training and evaluation: a model, a seed and a clip length."""
+  """One training and evaluation: a model, a seed, a clip length and, for
+  table 1c, the scene maps ('' keeps the base config's)."""
   model: str
   seed: int
   frames_per_clip: int
+  scene_maps: str = ''
 
   @property
   def name(self) -> str:
-    return f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
+    name = f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
+    return f'{name}_{self.scene_maps}' if self.scene_maps else name
 
   def fields(self) -> Dict:
-    """The run as its result.json records it: model, seed, clip, name."""
-    return dict(dataclasses.asdict(self), name=self.name)
+    """The run as its result.json records it: model, seed, clip, scene maps
+    (if not the config's), name."""
+    fields = dict(dataclasses.asdict(self), name=self.name)
+    if not self.scene_maps:
+      del fields['scene_maps']
+    return fields
 
 
+# A result's key of `scene_maps_spec` of the run's config.
+RELATION_SCENE_MAPS = 'relation_scene_maps'
 # The pretraining run's directory under work_dir/runs.
 PRETRAIN = 'pretrain'
 INVOCATIONS_JSON = 'invocations.json'
@@ -165,11 +234,17 @@ def pretrain_run(budget: Budget) -> Run:
   return Run('base', budget.seeds[0], budget.frames_per_clip)
 
 
-def plan_runs(budget: Budget) -> List[Run]:
-  """Every run of the benchmark, first seed first (table 1a, then 1b).
+def plan_runs(budget: Budget, config_scene_maps: str = 'Mixed_4f@1'
+              ) -> List[Run]:
+  """Every run of the benchmark, first seed first (tables 1a, 1b, 1c).
 
-  A run shared by both tables (first seed, table 1a's clip length) appears
-  once.
+  A run shared by two tables (first seed, table 1a's clip length, the
+  config's scene maps) appears once.
+
+  Args:
+    budget: the budget.
+    config_scene_maps: `scene_maps_spec` of the base config: the table 1c
+      spec that is table 1a's ACRN run.
   """
   runs = [Run(model, seed, budget.frames_per_clip)
           for seed in budget.seeds for model in MODELS]
@@ -178,6 +253,12 @@ def plan_runs(budget: Budget) -> List[Run]:
       run = Run(model, budget.seeds[0], frames)
       if run not in runs:
         runs.append(run)
+  same = parse_scene_maps(config_scene_maps) if config_scene_maps else None
+  for spec in budget.scene_maps:
+    scene = '' if parse_scene_maps(spec) == same else spec
+    run = Run(SCENE_MAP_MODEL, budget.seeds[0], budget.frames_per_clip, scene)
+    if run not in runs:
+      runs.append(run)
   return runs
 
 
@@ -285,6 +366,10 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   getattr(relation, RELATION_FIELD[run.model]).SetInParent()
   if run.model == 'base':
     relation.ClearField('scene_features')
+  elif run.scene_maps:
+    relation.ClearField('scene_features')
+    for endpoint, scale in parse_scene_maps(run.scene_maps):
+      relation.scene_features.add(endpoint=endpoint, scale=scale)
   train = config.train_config
   train.seed = run.seed
   train.num_steps = num_steps
@@ -361,12 +446,15 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
       with its output in the run's train.log.
 
   Returns:
-    The results of the runs, in plan order.
+    The results of the runs, in plan order, each with the spec of the
+    scene maps its relation module related to (RELATION_SCENE_MAPS; '' for
+    the Base-Model), from its config.
   """
   budget.validate()
   base = config_util.read_pipeline_config(base_config_path)
   paths = dataset_paths(work_dir)
-  runs = list(runs) if runs is not None else plan_runs(budget)
+  runs = (list(runs) if runs is not None
+          else plan_runs(budget, scene_maps_spec(base)))
   results = [None] * len(runs)
   pretrained_dir = (os.path.join(work_dir, 'runs', PRETRAIN)
                     if budget.pretrain_steps else None)
@@ -398,6 +486,8 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
                                   in_process=jobs == 1)
   for index, result in zip(todo_positions, done):
     results[index] = result
+  for result, config in zip(results, configs):
+    result[RELATION_SCENE_MAPS] = scene_maps_spec(config)
   return results
 
 

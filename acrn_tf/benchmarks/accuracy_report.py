@@ -1,9 +1,10 @@
 """Tables and plots of the accuracy benchmark's results (docs/results.md).
 
 Takes the per-run results of `accuracy.run_benchmark` and lays them out like
-the paper's table 1a (frame-AP per relation model: mean, spread over seeds)
-and table 1b (Base-Model and ACRN against the clip length), with per-class
-AP of Base-Model against ACRN. Writes results.json, results.md and PNG
+the paper's table 1a (frame-AP per relation model: mean, spread over seeds),
+table 1b (Base-Model and ACRN against the clip length) and table 1c (ACRN's
+scene maps: endpoints against scales), with per-class AP of Base-Model
+against ACRN. Writes results.json, results.md and PNG
 plots; the markdown names the command and the date it was made with.
 """
 
@@ -23,6 +24,7 @@ RESULTS_MD = 'results.md'
 AP_PER_MODEL_PNG = 'ap_per_model.png'
 AP_VS_CLIP_LENGTH_PNG = 'ap_vs_clip_length.png'
 PER_CLASS_AP_PNG = 'per_class_ap.png'
+AP_PER_SCENE_MAP_PNG = 'ap_per_scene_map.png'
 HEATMAPS_PNG = 'heatmaps.png'
 
 
@@ -50,9 +52,15 @@ def summarize(values: Sequence[float]) -> Summary:
   return Summary(float(np.mean(points)), std, tuple(points))
 
 
+def _config_scene_maps(results: Sequence[Mapping]) -> List[Mapping]:
+  """The runs with the base config's scene maps (not a table 1c variant)."""
+  return [r for r in results if not r.get('scene_maps')]
+
+
 def table_1a(results: Sequence[Mapping], frames_per_clip: int
              ) -> Dict[str, Summary]:
   """Model -> frame-AP summary over seeds at table 1a's clip length."""
+  results = _config_scene_maps(results)
   return {model: summarize([r['frame_ap'] for r in results
                             if r['model'] == model and
                             r['frames_per_clip'] == frames_per_clip])
@@ -63,7 +71,7 @@ def table_1b(results: Sequence[Mapping], seed: int
              ) -> Dict[int, Dict[str, Optional[float]]]:
   """Clip length -> model -> frame-AP points (first seed), for 1b's models."""
   table: Dict[int, Dict[str, Optional[float]]] = {}
-  for r in results:
+  for r in _config_scene_maps(results):
     if r['model'] in accuracy.CLIP_LENGTH_MODELS and r['seed'] == seed:
       table.setdefault(r['frames_per_clip'], {})[r['model']] = (
           None if r['frame_ap'] is None else 100.0 * r['frame_ap'])
@@ -76,6 +84,7 @@ def per_class(results: Sequence[Mapping], frames_per_clip: int,
               models: Sequence[str] = accuracy.CLIP_LENGTH_MODELS
               ) -> Dict[str, Dict[str, Summary]]:
   """Class name -> model -> AP summary over seeds at 1a's clip length."""
+  results = _config_scene_maps(results)
   names: List[str] = []
   for r in results:
     for name in r['per_class_ap']:
@@ -86,6 +95,37 @@ def per_class(results: Sequence[Mapping], frames_per_clip: int,
       if r['model'] == model and r['frames_per_clip'] == frames_per_clip
       and name in r['per_class_ap']]) for model in models}
           for name in names}
+
+
+def table_1c(results: Sequence[Mapping], seed: int, frames_per_clip: int
+             ) -> Dict[float, Dict[str, Optional[float]]]:
+  """Scale -> endpoints ('A+B') -> ACRN frame-AP points (first seed).
+
+  Every ACRN run of the seed and clip length whose scene maps share one
+  scale, by `accuracy.RELATION_SCENE_MAPS`: table 1a's run is the cell of
+  the base config's scene maps. Endpoints in the order first seen; a cell
+  not run is None.
+  """
+  cells: Dict[float, Dict[str, Optional[float]]] = {}
+  columns: List[str] = []
+  for r in results:
+    spec = r.get(accuracy.RELATION_SCENE_MAPS)
+    if (r['model'] != accuracy.SCENE_MAP_MODEL or r['seed'] != seed or
+        r['frames_per_clip'] != frames_per_clip or not spec):
+      continue
+    maps = accuracy.parse_scene_maps(spec)
+    scales = {scale for _, scale in maps}
+    if len(scales) != 1:
+      continue
+    endpoints = '+'.join(endpoint for endpoint, _ in maps)
+    if endpoints not in columns:
+      columns.append(endpoints)
+    cells.setdefault(scales.pop(), {})[endpoints] = (
+        None if r['frame_ap'] is None else 100.0 * r['frame_ap'])
+  if len(cells) == 1 and len(columns) == 1:
+    return {}  # Only table 1a's run: there is no table 1c.
+  return {scale: {c: cells[scale].get(c) for c in columns}
+          for scale in sorted(cells)}
 
 
 def _cell(summary: Summary) -> str:
@@ -188,8 +228,9 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
              for m in accuracy.CLIP_LENGTH_MODELS]
     lines.append(f'| {frames} | ' + ' | '.join(cells) + ' |')
   lines += ['', f'![frame-AP against clip length]'
-            f'({plots[AP_VS_CLIP_LENGTH_PNG]})', '',
-            '## Per-class AP, Base-Model and ACRN', '',
+            f'({plots[AP_VS_CLIP_LENGTH_PNG]})', '']
+  lines += _table_1c_lines(results, budget, plots)
+  lines += ['## Per-class AP, Base-Model and ACRN', '',
             '| Class | Base-Model | ACRN |', '|---|---|---|']
   for name, by_model in per_class(results, budget.frames_per_clip).items():
     lines.append(f'| {name} | {_cell(by_model["base"])} | '
@@ -209,6 +250,51 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
     lines.append(f'| {r["name"]} | {ap} | '
                  f'{r["train_seconds"]:.0f} | {r["eval_seconds"]:.0f} |')
   return '\n'.join(lines) + '\n'
+
+
+def _table_1c_lines(results: Sequence[Mapping], budget: accuracy.Budget,
+                    plots: Mapping[str, str]) -> List[str]:
+  """The table 1c section, or nothing when no run varied the scene maps."""
+  table = table_1c(results, budget.seeds[0], budget.frames_per_clip)
+  if not table:
+    return []
+  columns = list(next(iter(table.values())))
+  lines = ['## Scene maps (paper table 1c)', '',
+           f'ACRN, seed {budget.seeds[0]}, relating each actor to other '
+           'S3D-G endpoints (temporally flattened), each resized by the '
+           'scale; several endpoints are resized to the largest and '
+           'concatenated. The cell of the base config\'s own scene maps is '
+           'table 1a\'s run.', '',
+           '| Scale | ' + ' | '.join(c.replace('+', ', ') for c in columns)
+           + ' |', '|---|' + '---|' * len(columns)]
+  for scale, row in table.items():
+    cells = ['not run' if row[c] is None else f'{row[c]:.1f}'
+             for c in columns]
+    lines.append(f'| {scale:g} | ' + ' | '.join(cells) + ' |')
+  if AP_PER_SCENE_MAP_PNG in plots:
+    lines += ['', f'![frame-AP per scene map]({plots[AP_PER_SCENE_MAP_PNG]})']
+  return lines + ['']
+
+
+def _plot_ap_per_scene_map(path: str, table) -> None:
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use('Agg')
+  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
+  columns = list(next(iter(table.values())))
+  figure, axes = plt.subplots(figsize=(7.2, 3.6))
+  width = 0.8 / len(table)
+  for i, (scale, row) in enumerate(table.items()):
+    values = [row[c] if row[c] is not None else 0.0 for c in columns]
+    axes.bar(np.arange(len(columns)) + (i - (len(table) - 1) / 2) * width,
+             values, width, label=f'scale {scale:g}')
+  axes.set_xticks(range(len(columns)),
+                  [c.replace('+', '+\n') for c in columns], fontsize=8)
+  axes.set_ylabel('frame-AP @0.5 (points)')
+  axes.set_title('ACRN scene maps: endpoint and scale')
+  axes.legend()
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
 
 
 def _plot_ap_per_model(path: str, rows: Mapping[str, Summary]) -> None:
@@ -313,6 +399,12 @@ def write_report(output_dir: str, results: Sequence[Mapping],
                           table_1b(results, budget.seeds[0]))
   _plot_per_class(paths[PER_CLASS_AP_PNG],
                   per_class(results, budget.frames_per_clip))
+  scene_table = table_1c(results, budget.seeds[0], budget.frames_per_clip)
+  if scene_table:
+    names[AP_PER_SCENE_MAP_PNG] = 'accuracy_' + AP_PER_SCENE_MAP_PNG
+    paths[AP_PER_SCENE_MAP_PNG] = os.path.join(
+        output_dir, names[AP_PER_SCENE_MAP_PNG])
+    _plot_ap_per_scene_map(paths[AP_PER_SCENE_MAP_PNG], scene_table)
   if heatmaps_png:
     names[HEATMAPS_PNG] = os.path.basename(heatmaps_png)
   markdown = format_markdown(results, budget, command, date, elapsed_minutes,

@@ -31,6 +31,66 @@ def _results():
   ]
 
 
+def _scene_map_result(spec, ap):
+  result = _result('acrn', 0, 8, ap)
+  result.update(scene_maps=spec, name=f'acrn_f8_s0_{spec}')
+  result[accuracy.RELATION_SCENE_MAPS] = spec
+  return result
+
+
+def _results_with_1c():
+  """_results(), ACRN relating to Mixed_4f@1, and three table 1c runs."""
+  results = _results()
+  for r in results:
+    r[accuracy.RELATION_SCENE_MAPS] = ('' if r['model'] == 'base'
+                                       else 'Mixed_4f@1')
+  return results + [
+      _scene_map_result('Conv2d_2c_3x3@1', 0.50),
+      _scene_map_result('Conv2d_2c_3x3@0.5', 0.45),
+      _scene_map_result('Conv2d_2c_3x3@0.5+Mixed_4f@0.5', 0.60),
+      # Mixed scales: not a cell of the table.
+      _scene_map_result('Conv2d_2c_3x3@0.5+Mixed_4f@1', 0.99),
+  ]
+
+
+def test_table_1c_is_acrn_by_scale_and_endpoints():
+  table = report.table_1c(_results_with_1c(), seed=0, frames_per_clip=8)
+  assert list(table) == [0.5, 1.0]
+  # Columns in the order first seen; 1a's run (seed 0) is Mixed_4f at 1.
+  assert table[1.0] == pytest.approx({
+      'Mixed_4f': 30.0, 'Conv2d_2c_3x3': 50.0,
+      'Conv2d_2c_3x3+Mixed_4f': None})
+  assert table[0.5] == pytest.approx({
+      'Mixed_4f': None, 'Conv2d_2c_3x3': 45.0, 'Conv2d_2c_3x3+Mixed_4f': 60.0})
+  # Only 1a's run, or results without the key: no table.
+  assert report.table_1c(_results_with_1c()[:9], 0, 8) == {}
+  assert report.table_1c(_results(), 0, 8) == {}
+
+
+def test_table_1c_runs_stay_out_of_tables_1a_1b_and_per_class():
+  results = _results_with_1c()
+  assert report.table_1a(results, 8)['acrn'].values == pytest.approx(
+      (30.0, 40.0))
+  assert report.table_1b(results, seed=0)[8]['acrn'] == pytest.approx(30.0)
+  assert report.per_class(results, 8)['throw']['acrn'].values == (
+      pytest.approx((30.0, 40.0)))
+  names = {report.AP_PER_MODEL_PNG: 'a.png',
+           report.AP_VS_CLIP_LENGTH_PNG: 'b.png',
+           report.PER_CLASS_AP_PNG: 'c.png',
+           report.AP_PER_SCENE_MAP_PNG: 'd.png'}
+  text = report.format_markdown(results, _BUDGET, 'cmd', '2026-11-25', 1.0,
+                                'a CPU', names)
+  assert '## Scene maps (paper table 1c)' in text
+  assert ('| Scale | Mixed_4f | Conv2d_2c_3x3 | Conv2d_2c_3x3, Mixed_4f |'
+          in text)
+  assert '| 0.5 | not run | 45.0 | 60.0 |' in text
+  assert '| 1 | 30.0 | 50.0 | not run |' in text
+  assert '![frame-AP per scene map](d.png)' in text
+  assert '| acrn_f8_s0_Conv2d_2c_3x3@1 | 50.00 |' in text
+  assert 'table 1c' not in report.format_markdown(
+      _results(), _BUDGET, 'cmd', '2026-11-25', 1.0, 'a CPU', names)
+
+
 def test_summarize_in_points_with_sample_std():
   summary = report.summarize([0.10, 0.20])
   assert summary.mean == pytest.approx(15.0)
@@ -127,3 +187,15 @@ def test_write_report_files(tmp_path):
   assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == sorted(
       ['accuracy_ap_per_model.png', 'accuracy_ap_vs_clip_length.png',
        'accuracy_per_class_ap.png', 'results.json', 'results.md'])
+
+
+def test_write_report_plots_table_1c(tmp_path):
+  paths = report.write_report(str(tmp_path), _results_with_1c(), _BUDGET,
+                              'cmd', 3.0, 'a CPU', date='2026-01-02')
+  with open(paths[report.AP_PER_SCENE_MAP_PNG], 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  markdown = open(paths[report.RESULTS_MD]).read()
+  assert '(accuracy_ap_per_scene_map.png)' in markdown
+  runs = json.loads(open(paths[report.RESULTS_JSON]).read())['runs']
+  assert runs[-1][accuracy.RELATION_SCENE_MAPS] == (
+      'Conv2d_2c_3x3@0.5+Mixed_4f@1')

@@ -25,15 +25,62 @@ _TINY_BUDGET = accuracy.Budget(
                        'num_test_videos': 1, 'duration_seconds': 3})
 
 
-def test_full_plan_is_table_1a_then_the_other_clip_lengths():
+def test_full_plan_is_table_1a_then_the_other_clip_lengths_then_1c():
   runs = accuracy.plan_runs(accuracy.FULL)
   assert [r.name for r in runs[:4]] == [
       'base_f8_s0', 'resize_concat_f8_s0', 'santoro_f8_s0', 'acrn_f8_s0']
-  # 4 models x 3 seeds, then Base and ACRN at 2 and 4 frames (8 is shared).
-  assert len(runs) == 12 + 4
-  assert [r.name for r in runs[12:]] == ['base_f2_s0', 'acrn_f2_s0',
-                                         'base_f4_s0', 'acrn_f4_s0']
+  # 4 models x 3 seeds, then Base and ACRN at 2 and 4 frames (8 is shared),
+  # then ACRN on 4 kinds of scene maps at 2 scales (Mixed_4f at 1 shared).
+  assert len(runs) == 12 + 4 + 7
+  assert [r.name for r in runs[12:16]] == ['base_f2_s0', 'acrn_f2_s0',
+                                           'base_f4_s0', 'acrn_f4_s0']
+  assert [r.name for r in runs[16:]] == [
+      'acrn_f8_s0_Conv2d_2c_3x3@0.5', 'acrn_f8_s0_Mixed_3c@0.5',
+      'acrn_f8_s0_Mixed_4f@0.5',
+      'acrn_f8_s0_Conv2d_2c_3x3@0.5+Mixed_3c@0.5+Mixed_4f@0.5',
+      'acrn_f8_s0_Conv2d_2c_3x3@1', 'acrn_f8_s0_Mixed_3c@1',
+      'acrn_f8_s0_Conv2d_2c_3x3@1+Mixed_3c@1+Mixed_4f@1']
   assert len(set(runs)) == len(runs)
+  # With a base config relating to Mixed_3c at 1, that cell is 1a's run.
+  other = accuracy.plan_runs(accuracy.FULL, 'Mixed_3c@1.0')
+  assert 'acrn_f8_s0_Mixed_4f@1' in [r.name for r in other]
+  assert 'acrn_f8_s0_Mixed_3c@1' not in [r.name for r in other]
+
+
+def test_scene_map_specs():
+  assert accuracy.parse_scene_maps('Conv2d_2c_3x3@0.5+Mixed_4f@1') == (
+      ('Conv2d_2c_3x3', 0.5), ('Mixed_4f', 1.0))
+  for spec, part in (('Mixed_4f', 'Mixed_4f'), ('@1', '@1'),
+                     ('Mixed_4f@0+Mixed_3c@1', 'Mixed_4f@0'),
+                     ('Mixed_4f@x', 'Mixed_4f@x')):
+    with pytest.raises(ValueError, match=f'expected endpoint@scale .* got '
+                       f'{part!r}'):
+      accuracy.parse_scene_maps(spec)
+  with pytest.raises(ValueError, match="scene maps 'Mixed_3c@1\\+Mixed_9z@1': "
+                     "unknown S3D-G endpoint 'Mixed_9z'"):
+    accuracy.parse_scene_maps('Mixed_3c@1+Mixed_9z@1')
+  base = config_util.read_pipeline_config(_CONFIG)
+  assert accuracy.scene_maps_spec(base) == 'Mixed_4f@1'
+  relation = base.model.video_faster_rcnn.relation_module
+  relation.ClearField('scene_features')
+  assert accuracy.scene_maps_spec(base) == 'Mixed_4f@1'  # The default.
+  relation.none.SetInParent()
+  assert accuracy.scene_maps_spec(base) == ''
+  run = accuracy.Run('acrn', 0, 8, 'Conv2d_2c_3x3@0.5+Mixed_4f@0.5')
+  assert run.fields()['scene_maps'] == 'Conv2d_2c_3x3@0.5+Mixed_4f@0.5'
+  assert 'scene_maps' not in accuracy.Run('acrn', 0, 8).fields()
+  config = accuracy.run_config(config_util.read_pipeline_config(_CONFIG),
+                               run, accuracy.FULL, _PATHS)
+  assert [(f.endpoint, f.scale) for f in
+          config.model.video_faster_rcnn.relation_module.scene_features] == [
+              ('Conv2d_2c_3x3', 0.5), ('Mixed_4f', 0.5)]
+  assert accuracy.scene_maps_spec(config) == run.scene_maps
+  with pytest.raises(ValueError, match=r"budget.scene_maps: scene maps "
+                     r"'Mixed_4f@-1'"):
+    dataclasses.replace(accuracy.FULL, scene_maps=('Mixed_4f@-1',)).validate()
+  with pytest.raises(ValueError, match='budget.scene_maps: repeated'):
+    dataclasses.replace(accuracy.FULL,
+                        scene_maps=('Mixed_4f@1', 'Mixed_4f@1')).validate()
 
 
 def test_quick_plan():
@@ -140,7 +187,10 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   assert result['num_steps'] == 1 and result['num_test_keyframes'] == 2
   assert set(result['per_class_ap']) >= {'throw', 'catch'}
   run_dir = os.path.join(work, 'runs', 'acrn_f2_s0')
-  assert accuracy_runs.load_result(run_dir) == result
+  # The run's scene maps, from its config, are added to the kept result.
+  assert result[accuracy.RELATION_SCENE_MAPS] == 'Mixed_4f@1'
+  assert accuracy_runs.load_result(run_dir) == {
+      k: v for k, v in result.items() if k != accuracy.RELATION_SCENE_MAPS}
   assert any(line.startswith('records train:') for line in lines)
   assert lines[-1].startswith('[1/1] acrn_f2_s0: frame-AP ')
 

@@ -44,7 +44,7 @@ def test_speed_quick_sections_end_to_end(tmp_path):
 
 
 def test_usage_errors(tmp_path):
-  # Each run imports TensorFlow (seconds): the dispatcher's case and four
+  # Each run imports TensorFlow (seconds): the dispatcher's case and five
   # flags'.
   result = _run_tool(['sped'], str(tmp_path))
   assert result.returncode != 0
@@ -66,6 +66,12 @@ def test_usage_errors(tmp_path):
                       '--accuracy_learning_rate=-1'], str(tmp_path))
   assert result.returncode != 0
   assert 'budget.learning_rate must be > 0, got -1.0' in result.stderr
+  result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
+                      '--scene_maps=Mixed_3c@1,Conv2d_2c_3x3'], str(tmp_path))
+  assert result.returncode != 0
+  assert ("budget.scene_maps: scene maps 'Conv2d_2c_3x3': expected "
+          "endpoint@scale (scale > 0) joined by +, got 'Conv2d_2c_3x3'"
+          in result.stderr)
   assert not (tmp_path / 'out').exists()
 
 
