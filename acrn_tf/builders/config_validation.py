@@ -224,6 +224,11 @@ def _validate_train(check, train, path):
   if has_type and not has_path:
     check.fail(f'{path}.fine_tune_checkpoint', 'must be set when '
                'fine_tune_checkpoint_type is given')
+  if train.relation_head_from_actor_head and (
+      train.fine_tune_checkpoint_type != train_pb2.TrainConfig.SHARED_PARTS):
+    check.fail(f'{path}.relation_head_from_actor_head', 'needs '
+               'fine_tune_checkpoint_type SHARED_PARTS (the actor head it '
+               'copies is restored by it)')
   check.required(train, 'optimizer', path)
   opt_path = f'{path}.optimizer'
   if train.optimizer.WhichOneof('optimizer') != 'momentum_optimizer':

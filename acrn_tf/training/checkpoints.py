@@ -182,6 +182,38 @@ def _read_shared_parts(path: str, parts: Dict[str, tf.Module]
   return resampled, list(new.values())
 
 
+def _copy_actor_head_to_relation_head(model) -> List[tf.Variable]:
+  """Assigns the actor head's Mixed_5b/5c to ACRN's relation head.
+
+  Returns:
+    The relation head's variables.
+
+  Raises:
+    ValueError: the model has no relation head, or the heads differ in
+      shape (relation_channels other than F's channels).
+  """
+  field = 'train_config.relation_head_from_actor_head'
+  relation_head = getattr(getattr(model, 'relation_module', None),
+                          'relation_head', None)
+  if relation_head is None:
+    raise ValueError(f'{field}: the model has no relation head (only the '
+                     'acrn relation module has one)')
+  mine, theirs = relation_head.variables, model.actor_head.head.variables
+  names = [v.name.split('/', 1)[-1] for v in theirs]
+  if len(mine) != len(theirs):
+    raise ValueError(f'{field}: the relation head has {len(mine)} variables, '
+                     f'the actor head {len(theirs)}')
+  for variable, value, name in zip(mine, theirs, names):
+    if variable.shape != value.shape:
+      raise ValueError(
+          f'{field}: {variable.name} is {variable.shape.as_list()}, the actor '
+          f'head\'s {name} {value.shape.as_list()}: relation_channels must '
+          'be the channels of F')
+  for variable, value in zip(mine, theirs):
+    variable.assign(value)
+  return list(mine)
+
+
 def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
   """Restores `train_config.fine_tune_checkpoint` into a built model.
 
@@ -237,6 +269,8 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     new_ids = {id(v) for v in new_vars}
     restored_vars = [v for part in parts.values() for v in part.variables
                      if id(v) not in new_ids]
+    if train_config.relation_head_from_actor_head:
+      restored_vars += _copy_actor_head_to_relation_head(model)
     report = None
   else:
     raise ValueError(f'train_config.fine_tune_checkpoint_type: unknown type '

@@ -116,6 +116,9 @@ def test_unreadable_file_is_named(tmp_path):
      r'action_head\.foreground_fraction: must be in \[0, 1\], got 1\.5'),
     ('  seed: 1', '  fine_tune_checkpoint: "/ckpt"',
      r'train_config\.fine_tune_checkpoint_type: must be set'),
+    ('  seed: 1', '  seed: 1\n  relation_head_from_actor_head: true',
+     r'train_config\.relation_head_from_actor_head: needs '
+     r'fine_tune_checkpoint_type SHARED_PARTS'),
 ])
 def test_impossible_values_name_the_field(tmp_path, old, new, expected):
   with pytest.raises(config_util.ConfigError, match=expected):

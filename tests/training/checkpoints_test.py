@@ -300,3 +300,49 @@ def test_shared_parts_leave_a_scene_map_the_checkpoint_has_not_initial(
     np.testing.assert_array_equal(variable.numpy(), value.numpy(),
                                   variable.name)
 
+
+
+def test_relation_head_from_actor_head(tmp_path, models):
+  target, _ = models
+  _reset(target)
+  base = model_fixtures.build_model('none')
+  base.predict(base.preprocess(model_fixtures.two_clip_batch()),
+               training=False)
+  _randomize(base.variables, seed=6)
+  path = tf.train.Checkpoint(model=base).save(str(tmp_path / 'ckpt'))
+  config = _train_config('SHARED_PARTS', path)
+  config.relation_head_from_actor_head = True
+  report = checkpoints.warm_start(target, config)
+  relation_head = target.relation_module.relation_head
+  assert len(relation_head.variables) == len(base.actor_head.head.variables)
+  for variable, value in zip(relation_head.variables,
+                             base.actor_head.head.variables):
+    np.testing.assert_array_equal(variable.numpy(), value.numpy(),
+                                  variable.name)
+    assert variable.name in report.restored
+  # g_theta is still new.
+  g_theta = target.relation_module.g_theta.variables
+  assert g_theta and all(v.name in report.not_restored for v in g_theta)
+
+  # A model without a relation head.
+  with pytest.raises(ValueError, match='relation_head_from_actor_head: the '
+                     'model has no relation head'):
+    checkpoints.warm_start(base, config)
+
+
+def test_relation_head_of_another_shape_is_refused(tmp_path, models):
+  _, source = models
+  text = model_fixtures.model_config_text('acrn').replace(
+      'acrn {}', 'acrn { relation_channels: 16 }')
+  narrow = model_builder.build(
+      config_util.parse_pipeline_config_text(text).model, is_training=True,
+      image_size=(model_fixtures.HEIGHT, model_fixtures.WIDTH))
+  narrow.predict(narrow.preprocess(model_fixtures.two_clip_batch()),
+                 training=False)
+  path = tf.train.Checkpoint(model=source).save(str(tmp_path / 'ckpt'))
+  config = _train_config('SHARED_PARTS', path)
+  config.relation_head_from_actor_head = True
+  with pytest.raises(ValueError, match='relation_head_from_actor_head: .* is '
+                     r'\[.*16, .*\], the actor head.s .*relation_channels '
+                     'must be the channels of F'):
+    checkpoints.warm_start(narrow, config)
