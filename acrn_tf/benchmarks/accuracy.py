@@ -38,17 +38,16 @@ import datetime
 import json
 import os
 import time
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from acrn_tf.benchmarks import accuracy_runs
+from acrn_tf.benchmarks import scene_map_specs
 from acrn_tf.builders import config_util
 from acrn_tf.data import ava
 from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
 from acrn_tf.data import synthetic
-from acrn_tf.models import s3dg
 from acrn_tf.protos import pipeline_pb2
-from acrn_tf.protos import relation_pb2
 from acrn_tf.protos import train_pb2
 
 # Table 1a's rows, in the paper's order: model key -> relation module field.
@@ -62,42 +61,6 @@ MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
 CLIP_LENGTH_MODELS = ('base', 'acrn')
 # Table 1c varies the scene maps of this model.
 SCENE_MAP_MODEL = 'acrn'
-
-
-def parse_scene_maps(spec: str) -> Tuple[Tuple[str, float], ...]:
-  """'Conv2d_2c_3x3@0.5+Mixed_4f@0.5' -> (('Conv2d_2c_3x3', 0.5), ...).
-
-  A spec names one or more S3D-G endpoints, each at a scale (table 1c).
-
-  Raises:
-    ValueError: naming the spec and the malformed part or unknown endpoint.
-  """
-  maps = []
-  for part in spec.split('+'):
-    endpoint, _, scale = part.partition('@')
-    try:
-      value = float(scale)
-    except ValueError:
-      value = float('nan')
-    if not endpoint or not value > 0:
-      raise ValueError(f'scene maps {spec!r}: expected endpoint@scale (scale '
-                       f'> 0) joined by +, got {part!r}')
-    s3dg.endpoint_index(endpoint, f'scene maps {spec!r}')
-    maps.append((endpoint, value))
-  return tuple(maps)
-
-
-def scene_maps_spec(config: pipeline_pb2.TrainEvalPipelineConfig) -> str:
-  """The spec of the scene maps a config's relation module relates to.
-
-  '' for a model without relation module; 'Mixed_4f@1' when the relation
-  module names none (its default).
-  """
-  relation = config.model.video_faster_rcnn.relation_module
-  if relation.WhichOneof('relation_module_oneof') in (None, 'none'):
-    return ''
-  features = relation.scene_features or [relation_pb2.SceneFeature()]
-  return '+'.join(f'{f.endpoint}@{f.scale:g}' for f in features)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +87,7 @@ class Budget:
     dataset_overrides: SyntheticConfig fields replacing the `benchmark`
       preset's (e.g. fewer videos for a quick run).
     scene_maps: table 1c: ACRN (first seed, frames_per_clip) is trained once
-      per spec (see `parse_scene_maps`); the spec of the base config's own
+      per spec (see `scene_map_specs`); the spec of the base config's own
       scene maps is its table 1a run.
   """
   name: str
@@ -164,7 +127,7 @@ class Budget:
                        f'{self.num_eval_examples}')
     for spec in self.scene_maps:
       try:
-        parse_scene_maps(spec)
+        scene_map_specs.parse(spec)
       except ValueError as e:
         raise ValueError(f'budget.scene_maps: {e}') from None
     if len(set(self.scene_maps)) != len(self.scene_maps):
@@ -224,7 +187,7 @@ class Run:
     return fields
 
 
-# A result's key of `scene_maps_spec` of the run's config.
+# A result's key of `scene_map_specs.of_config` of the run's config.
 RELATION_SCENE_MAPS = 'relation_scene_maps'
 # The pretraining run's directory under work_dir/runs.
 PRETRAIN = 'pretrain'
@@ -245,8 +208,8 @@ def plan_runs(budget: Budget, config_scene_maps: str = 'Mixed_4f@1'
 
   Args:
     budget: the budget.
-    config_scene_maps: `scene_maps_spec` of the base config: the table 1c
-      spec that is table 1a's ACRN run.
+    config_scene_maps: `scene_map_specs.of_config` of the base config: the
+      table 1c spec that is table 1a's ACRN run.
   """
   runs = [Run(model, seed, budget.frames_per_clip)
           for seed in budget.seeds for model in MODELS]
@@ -255,9 +218,10 @@ def plan_runs(budget: Budget, config_scene_maps: str = 'Mixed_4f@1'
       run = Run(model, budget.seeds[0], frames)
       if run not in runs:
         runs.append(run)
-  same = parse_scene_maps(config_scene_maps) if config_scene_maps else None
+  same = (scene_map_specs.parse(config_scene_maps) if config_scene_maps
+          else None)
   for spec in budget.scene_maps:
-    scene = '' if parse_scene_maps(spec) == same else spec
+    scene = '' if scene_map_specs.parse(spec) == same else spec
     run = Run(SCENE_MAP_MODEL, budget.seeds[0], budget.frames_per_clip, scene)
     if run not in runs:
       runs.append(run)
@@ -370,7 +334,7 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
     relation.ClearField('scene_features')
   elif run.scene_maps:
     relation.ClearField('scene_features')
-    for endpoint, scale in parse_scene_maps(run.scene_maps):
+    for endpoint, scale in scene_map_specs.parse(run.scene_maps):
       relation.scene_features.add(endpoint=endpoint, scale=scale)
   train = config.train_config
   train.seed = run.seed
@@ -456,7 +420,7 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   base = config_util.read_pipeline_config(base_config_path)
   paths = dataset_paths(work_dir)
   runs = (list(runs) if runs is not None
-          else plan_runs(budget, scene_maps_spec(base)))
+          else plan_runs(budget, scene_map_specs.of_config(base)))
   results = [None] * len(runs)
   pretrained_dir = (os.path.join(work_dir, 'runs', PRETRAIN)
                     if budget.pretrain_steps else None)
@@ -489,7 +453,7 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   for index, result in zip(todo_positions, done):
     results[index] = result
   for result, config in zip(results, configs):
-    result[RELATION_SCENE_MAPS] = scene_maps_spec(config)
+    result[RELATION_SCENE_MAPS] = scene_map_specs.of_config(config)
   return results
 
 

@@ -18,6 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from acrn_tf.benchmarks import accuracy
+from acrn_tf.benchmarks import scene_map_specs
 
 RESULTS_JSON = 'results.json'
 RESULTS_MD = 'results.md'
@@ -113,7 +114,7 @@ def table_1c(results: Sequence[Mapping], seed: int, frames_per_clip: int
     if (r['model'] != accuracy.SCENE_MAP_MODEL or r['seed'] != seed or
         r['frames_per_clip'] != frames_per_clip or not spec):
       continue
-    maps = accuracy.parse_scene_maps(spec)
+    maps = scene_map_specs.parse(spec)
     scales = {scale for _, scale in maps}
     if len(scales) != 1:
       continue

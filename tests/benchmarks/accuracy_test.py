@@ -10,6 +10,7 @@ from acrn_tf.benchmarks import accuracy
 from acrn_tf.benchmarks import accuracy_heatmaps
 from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.benchmarks import run_pool
+from acrn_tf.benchmarks import scene_map_specs
 from acrn_tf.builders import config_util
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -46,25 +47,7 @@ def test_full_plan_is_table_1a_then_the_other_clip_lengths_then_1c():
   assert 'acrn_f8_s0_Mixed_3c@1' not in [r.name for r in other]
 
 
-def test_scene_map_specs():
-  assert accuracy.parse_scene_maps('Conv2d_2c_3x3@0.5+Mixed_4f@1') == (
-      ('Conv2d_2c_3x3', 0.5), ('Mixed_4f', 1.0))
-  for spec, part in (('Mixed_4f', 'Mixed_4f'), ('@1', '@1'),
-                     ('Mixed_4f@0+Mixed_3c@1', 'Mixed_4f@0'),
-                     ('Mixed_4f@x', 'Mixed_4f@x')):
-    with pytest.raises(ValueError, match=f'expected endpoint@scale .* got '
-                       f'{part!r}'):
-      accuracy.parse_scene_maps(spec)
-  with pytest.raises(ValueError, match="scene maps 'Mixed_3c@1\\+Mixed_9z@1': "
-                     "unknown S3D-G endpoint 'Mixed_9z'"):
-    accuracy.parse_scene_maps('Mixed_3c@1+Mixed_9z@1')
-  base = config_util.read_pipeline_config(_CONFIG)
-  assert accuracy.scene_maps_spec(base) == 'Mixed_4f@1'
-  relation = base.model.video_faster_rcnn.relation_module
-  relation.ClearField('scene_features')
-  assert accuracy.scene_maps_spec(base) == 'Mixed_4f@1'  # The default.
-  relation.none.SetInParent()
-  assert accuracy.scene_maps_spec(base) == ''
+def test_a_run_on_other_scene_maps():
   run = accuracy.Run('acrn', 0, 8, 'Conv2d_2c_3x3@0.5+Mixed_4f@0.5')
   assert run.fields()['scene_maps'] == 'Conv2d_2c_3x3@0.5+Mixed_4f@0.5'
   assert 'scene_maps' not in accuracy.Run('acrn', 0, 8).fields()
@@ -73,7 +56,7 @@ def test_scene_map_specs():
   assert [(f.endpoint, f.scale) for f in
           config.model.video_faster_rcnn.relation_module.scene_features] == [
               ('Conv2d_2c_3x3', 0.5), ('Mixed_4f', 0.5)]
-  assert accuracy.scene_maps_spec(config) == run.scene_maps
+  assert scene_map_specs.of_config(config) == run.scene_maps
   with pytest.raises(ValueError, match=r"budget.scene_maps: scene maps "
                      r"'Mixed_4f@-1'"):
     dataclasses.replace(accuracy.FULL, scene_maps=('Mixed_4f@-1',)).validate()
