@@ -38,8 +38,8 @@ demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
 # The accuracy benchmark (docs/results/): a 3000-step pretraining run, then
-# 16 runs of 600 steps, two side by side; 44 minutes on 2 cores
-# (2026-12-05). The quick one (one seed, 400 steps from scratch, a smaller
+# 22 runs of 600 steps (16 for tables 1a and 1b, 6 for table 1c), two side
+# by side; 74 minutes on 2 cores (2026-12-05). The quick one (one seed, 400 steps from scratch, a smaller
 # dataset) took 11 minutes (2026-12-04).
 # Trained runs stay in $(WORKSPACE)/benchmark and are not run again.
 benchmark: $(INSTALLED)
