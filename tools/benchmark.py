@@ -24,8 +24,8 @@ writes performance.json, performance.md and PNG bar charts there.
 budget for several seeds, Base-Model and ACRN at several clip lengths and
 ACRN on several scene maps on the synthetic `benchmark` preset, evaluates
 each on the test split and writes results.md (tables like the paper's 1a,
-1b and 1c), results.json and PNG plots to --output_dir. Everything it trains stays in --work_dir; run again,
-it skips the runs already done.
+1b and 1c), results.json and PNG plots to --output_dir. Everything it
+trains stays in --work_dir; run again, it skips the runs already done.
 """
 
 import dataclasses

@@ -147,8 +147,8 @@ def _dataset_overrides(budget: accuracy.Budget) -> str:
   """' with num_train_videos=120, ...' for a budget that changes the preset."""
   if not budget.dataset_overrides:
     return ''
-  return ' with ' + ', '.join(
-      f'{key}={value}' for key, value in sorted(budget.dataset_overrides.items()))
+  overrides = sorted(budget.dataset_overrides.items())
+  return ' with ' + ', '.join(f'{key}={value}' for key, value in overrides)
 
 
 def _pretraining(budget: accuracy.Budget,
@@ -197,7 +197,8 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
       f'{_over(invocations)} on {machine}); do not edit by hand.', '',
       'Every model is trained on the synthetic relational dataset '
       '(`docs/synthetic_dataset.md`, preset `benchmark`'
-      f'{_dataset_overrides(budget)}) with the same budget and evaluated on its test split. Budget `{budget.name}`: '
+      f'{_dataset_overrides(budget)}) with the same budget and evaluated '
+      f'on its test split. Budget `{budget.name}`: '
       f'{budget.num_steps} steps of batch '
       f'{results[0]["batch_size"] if results else "?"}, '
       f'{budget.warmup_steps} warm-up steps then cosine decay'

@@ -225,6 +225,7 @@ def g_theta_flops(num_actors: int, height: int, width: int,
     inputs = actor_channels + box_channels + scene_channels + location_channels
     return 2 * outputs * inputs
   scene = 2 * batch_size * height * width * scene_channels * filters
-  actor = 2 * batch_size * num_actors * (actor_channels + box_channels) * filters
+  actor = (2 * batch_size * num_actors * (actor_channels + box_channels) *
+           filters)
   location = 2 * height * width * location_channels * filters
   return scene + actor + location + 3 * outputs

@@ -74,8 +74,9 @@ def boxes_from_puppet_mask(path: str) -> np.ndarray:
   except Exception as e:  # scipy raises several unrelated types.
     raise JhmdbFormatError(f'{path}: cannot read the .mat file: {e}') from e
   if 'part_mask' not in content:
-    raise JhmdbFormatError(f'{path}: no `part_mask` variable (found '
-                           f'{sorted(k for k in content if not k.startswith("__"))})')
+    found = sorted(k for k in content if not k.startswith('__'))
+    raise JhmdbFormatError(
+        f'{path}: no `part_mask` variable (found {found})')
   mask = np.asarray(content['part_mask'])
   if mask.ndim == 2:
     mask = mask[:, :, np.newaxis]

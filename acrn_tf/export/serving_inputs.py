@@ -209,8 +209,8 @@ def _decode_encoded_frames(spec: ServingInputSpec,
   """[T] JPEG/PNG strings -> checked uint8 [T, H, W, 3]."""
   rank_check = tf.debugging.assert_equal(
       tf.rank(encoded), 1,
-      message=f'{INPUT_NAME}: expected rank 1, a string [{spec.frames_per_clip}]'
-      ' of encoded frames')
+      message=f'{INPUT_NAME}: expected rank 1, a string '
+      f'[{spec.frames_per_clip}] of encoded frames')
   encoded = _with_checks([rank_check], encoded)
   count_check = tf.debugging.assert_equal(
       tf.size(encoded), spec.frames_per_clip,

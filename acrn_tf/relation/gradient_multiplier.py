@@ -8,7 +8,8 @@ enters a relation module, so the Base-Model's own gradient into F is
 untouched.
 
 TensorFlow has no public op for this (`tf.stop_gradient` is the special case
-multiplier 0, but its gradient is None rather than zeros), hence the small `tf.custom_gradient` below.
+multiplier 0, but its gradient is None rather than zeros), hence the small
+`tf.custom_gradient` below.
 """
 
 import tensorflow as tf

@@ -2,7 +2,6 @@
 
 import os
 
-import pytest
 import tensorflow as tf
 
 from acrn_tf.benchmarks import model_speed

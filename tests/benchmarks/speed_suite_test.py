@@ -2,7 +2,6 @@
 
 import pytest
 
-from acrn_tf.benchmarks import model_speed
 from acrn_tf.benchmarks import performance_report as report_lib
 from acrn_tf.benchmarks import speed_sections
 from acrn_tf.benchmarks import speed_suite

@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.meta_architectures import acrn_meta_arch
