@@ -277,10 +277,12 @@ def run_accuracy(argv):
     raise app.UsageError(f'--accuracy_jobs: {e}') from e
   started = time.time()
   try:
-    results = accuracy.run_benchmark(
-        _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
-        progress=lambda line: print(f'[accuracy] {line}', flush=True),
-        jobs=_ACCURACY_JOBS.value)
+    # `kill PID` stops it as Ctrl-C does: runs stopped, invocation recorded.
+    with run_pool.exit_on_sigterm():
+      results = accuracy.run_benchmark(
+          _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
+          progress=lambda line: print(f'[accuracy] {line}', flush=True),
+          jobs=_ACCURACY_JOBS.value)
   except accuracy_runs.StaleRunError as e:
     # Not a usage error: the flags are right, the directory is not; so the
     # message alone, without the flags' help.
@@ -289,6 +291,9 @@ def run_accuracy(argv):
     # Interrupted or failed: its time counts when a later one completes.
     accuracy.record_invocation(_WORK_DIR.value, started, time.time(),
                                completed=False)
+    print(f'[accuracy] stopped after {(time.time() - started) / 60:.1f} '
+          'minutes; the same command continues where it stopped',
+          flush=True)
     raise
   heatmaps = None
   acrn_runs = [r for r in results if r['model'] == 'acrn'

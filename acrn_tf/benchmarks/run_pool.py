@@ -15,15 +15,20 @@ group of cores before its function is even imported, so TensorFlow sizes
 its thread pools to that group. A task's function is named as
 'module:function' for the same reason: importing it in the parent would
 start TensorFlow there first. concurrent.futures' pool is reused for the
-processes; what it lacks is the pinning and the per-task log file.
+processes; what it lacks is the pinning, the per-task log file, and
+stopping the running tasks when the caller is interrupted (its shutdown
+waits for them to finish; `terminate_workers` is Python 3.14's).
 """
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import importlib
 import multiprocessing
 import os
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+import signal
+import threading
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,8 +126,12 @@ def run_tasks(tasks: Sequence[Task], jobs: int,
     ValueError: for a bad `jobs`.
     TaskError: the first task that raised (the others running are waited
       for, the ones not started are not started).
+    KeyboardInterrupt, SystemExit: the caller was interrupted (Ctrl-C, or
+      SIGTERM under `exit_on_sigterm`); the running tasks' processes are
+      terminated first.
   """
   groups = core_groups(schedulable_cores(), jobs)
+  others = set(multiprocessing.active_children())
   results = [None] * len(tasks)
   context = multiprocessing.get_context('spawn')
   free = list(groups)
@@ -156,7 +165,37 @@ def run_tasks(tasks: Sequence[Task], jobs: int,
           results[index] = future.result()
           if on_done:
             on_done(index, task, results[index])
-    except BaseException:
+    except BaseException as e:
+      if not isinstance(e, TaskError):
+        # Interrupted: a run can take many minutes; do not wait for it.
+        for process in multiprocessing.active_children():
+          if process not in others:
+            process.terminate()
       executor.shutdown(wait=True, cancel_futures=True)
       raise
   return results
+
+
+@contextlib.contextmanager
+def exit_on_sigterm() -> Iterator[None]:
+  """Within it, SIGTERM raises SystemExit(143) in the main thread.
+
+  Python's default for SIGTERM ends the process at once: no `finally`, no
+  `except` runs, and `run_tasks`' workers would go on training as orphans.
+  As a SystemExit, `kill PID` stops a run like Ctrl-C does (a background
+  job started from a script ignores SIGINT, so `kill` is how it is
+  stopped). Outside the main thread it changes nothing.
+  """
+  if threading.current_thread() is not threading.main_thread():
+    yield
+    return
+
+  def _raise(signum, frame):
+    del frame
+    raise SystemExit(128 + signum)
+
+  previous = signal.signal(signal.SIGTERM, _raise)
+  try:
+    yield
+  finally:
+    signal.signal(signal.SIGTERM, previous)

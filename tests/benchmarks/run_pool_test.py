@@ -1,7 +1,11 @@
 """run_pool: core groups, task functions, and tasks in pinned processes."""
 
+import multiprocessing
 import os
 import re
+import signal
+import threading
+import time
 
 import pytest
 
@@ -77,3 +81,37 @@ def test_a_failing_task_is_named_with_its_log(tmp_path):
                      match=r'^bad failed: TypeError: .*; its output is in '
                            + re.escape(log)):
     run_pool.run_tasks(tasks, jobs=1)
+
+
+def test_an_interrupted_caller_terminates_the_running_tasks():
+  if _jobs() < 2:
+    pytest.skip('needs two cores: one task sleeps while the other finishes')
+
+  def interrupt(index, task, result):
+    del index, task, result
+    raise KeyboardInterrupt
+
+  tasks = [run_pool.Task('sleeper', 'time:sleep', (120,)),
+           run_pool.Task('quick', 'os:getpid')]
+  start = time.monotonic()
+  with pytest.raises(KeyboardInterrupt):
+    run_pool.run_tasks(tasks, jobs=2, on_done=interrupt)
+  # Waiting for the sleeper would take 120 s; its process is terminated.
+  assert time.monotonic() - start < 60
+  assert not multiprocessing.active_children()
+
+
+def test_sigterm_stops_the_tasks_as_system_exit():
+  timer = threading.Timer(3.0, os.kill, (os.getpid(), signal.SIGTERM))
+  previous = signal.getsignal(signal.SIGTERM)
+  start = time.monotonic()
+  with pytest.raises(SystemExit) as raised:
+    with run_pool.exit_on_sigterm():
+      timer.start()
+      run_pool.run_tasks([run_pool.Task('sleeper', 'time:sleep', (120,))],
+                         jobs=1)
+  timer.join()
+  assert raised.value.code == 128 + signal.SIGTERM
+  assert time.monotonic() - start < 60
+  assert not multiprocessing.active_children()
+  assert signal.getsignal(signal.SIGTERM) is previous

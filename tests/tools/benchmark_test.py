@@ -94,3 +94,30 @@ def test_a_stale_work_dir_is_refused_before_any_work(tmp_path):
   assert '--accuracy_steps' not in result.stderr
   assert sorted(os.listdir(work)) == ['runs']
   assert not (tmp_path / 'out').exists()
+
+
+def test_sigterm_stops_the_accuracy_benchmark_and_records_the_invocation(
+    tmp_path):
+  work = tmp_path / 'work'
+  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  process = subprocess.Popen(
+      [sys.executable, _TOOL, 'accuracy', '--quick', '--work_dir', str(work),
+       '--output_dir', str(tmp_path / 'out')],
+      cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+      stderr=subprocess.DEVNULL, text=True)
+  try:
+    # The first progress line: the benchmark is under way.
+    first = process.stdout.readline()
+    assert first.startswith('[accuracy] '), first
+    process.terminate()
+    rest, _ = process.communicate(timeout=120)
+  finally:
+    process.kill()
+  assert process.returncode == 143
+  assert '[accuracy] stopped after ' in rest
+  assert 'the same command continues where it stopped' in rest
+  with open(work / 'invocations.json', encoding='utf-8') as f:
+    invocations = json.load(f)
+  assert [i['completed'] for i in invocations] == [False]
+  assert not (tmp_path / 'out').exists()
