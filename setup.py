@@ -32,6 +32,7 @@ CONSOLE_SCRIPTS = [
     'acrn-export = acrn_tf_tools.exporter_main:main',
     'acrn-infer-video = acrn_tf_tools.infer_video:main',
     'acrn-benchmark = acrn_tf_tools.benchmark:main',
+    'acrn-receptive-field = acrn_tf_tools.receptive_field:main',
 ]
 
 setuptools.setup(
