@@ -18,6 +18,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 import numpy as np
 
 from acrn_tf.benchmarks import accuracy
+from acrn_tf.benchmarks import loss_history
 from acrn_tf.benchmarks import scene_map_specs
 
 RESULTS_JSON = 'results.json'
@@ -26,6 +27,7 @@ AP_PER_MODEL_PNG = 'ap_per_model.png'
 AP_VS_CLIP_LENGTH_PNG = 'ap_vs_clip_length.png'
 PER_CLASS_AP_PNG = 'per_class_ap.png'
 AP_PER_SCENE_MAP_PNG = 'ap_per_scene_map.png'
+CLASSIFICATION_LOSS_PNG = 'classification_loss.png'
 HEATMAPS_PNG = 'heatmaps.png'
 
 
@@ -66,6 +68,24 @@ def table_1a(results: Sequence[Mapping], frames_per_clip: int
                             if r['model'] == model and
                             r['frames_per_clip'] == frames_per_clip])
           for model in accuracy.MODELS}
+
+
+def loss_curves(results: Sequence[Mapping], seed: int, frames_per_clip: int,
+                pretrain_result: Optional[Mapping] = None
+                ) -> Dict[str, List]:
+  """Title -> classification loss curve of table 1a's runs of `seed`.
+
+  The pretraining run comes first when it has a curve; runs from before
+  results kept their curve are left out.
+  """
+  curves = {}
+  if pretrain_result and pretrain_result.get('classification_loss'):
+    curves['Pretraining (Base-Model)'] = pretrain_result['classification_loss']
+  for r in _config_scene_maps(results):
+    if (r['seed'] == seed and r['frames_per_clip'] == frames_per_clip and
+        r.get('classification_loss')):
+      curves[accuracy.MODEL_TITLES[r['model']]] = r['classification_loss']
+  return curves
 
 
 def table_1b(results: Sequence[Mapping], seed: int
@@ -219,8 +239,14 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
              else f'{summary.mean - base:+.1f}')
     lines.append(f'| {accuracy.MODEL_TITLES[model]} | {_cell(summary)} | '
                  f'{delta} | {summary.count} |')
-  lines += ['', f'![frame-AP per model]({plots[AP_PER_MODEL_PNG]})', '',
-            '## Temporal context (paper table 1b)', '',
+  lines += ['', f'![frame-AP per model]({plots[AP_PER_MODEL_PNG]})', '']
+  if CLASSIFICATION_LOSS_PNG in plots:
+    lines += [f'Training curves of seed {seed}: the classification loss, '
+              'one mean per logging loop, read from each run\'s '
+              'TensorBoard logs (`train/` in its run directory; every run\'s '
+              'curve is in results.json).', '',
+              f'![classification loss]({plots[CLASSIFICATION_LOSS_PNG]})', '']
+  lines += ['## Temporal context (paper table 1b)', '',
             f'Seed {seed}, the same budget at every clip length.', '',
             '| Frames | ' + ' | '.join(accuracy.MODEL_TITLES[m] for m in
                                        accuracy.CLIP_LENGTH_MODELS) + ' |',
@@ -407,6 +433,15 @@ def write_report(output_dir: str, results: Sequence[Mapping],
     paths[AP_PER_SCENE_MAP_PNG] = os.path.join(
         output_dir, names[AP_PER_SCENE_MAP_PNG])
     _plot_ap_per_scene_map(paths[AP_PER_SCENE_MAP_PNG], scene_table)
+  curves = loss_curves(results, budget.seeds[0], budget.frames_per_clip,
+                       pretrain_result)
+  if curves:
+    names[CLASSIFICATION_LOSS_PNG] = 'accuracy_' + CLASSIFICATION_LOSS_PNG
+    paths[CLASSIFICATION_LOSS_PNG] = os.path.join(
+        output_dir, names[CLASSIFICATION_LOSS_PNG])
+    loss_history.plot_curves(
+        paths[CLASSIFICATION_LOSS_PNG], curves,
+        f'Classification loss while training (seed {budget.seeds[0]})')
   if heatmaps_png:
     names[HEATMAPS_PNG] = os.path.basename(heatmaps_png)
   markdown = format_markdown(results, budget, command, date, elapsed_minutes,

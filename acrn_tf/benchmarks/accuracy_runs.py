@@ -22,6 +22,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from google.protobuf import text_format
 import tf_keras
 
+from acrn_tf.benchmarks import loss_history
 from acrn_tf.benchmarks import run_pool
 from acrn_tf.builders import config_util
 from acrn_tf.core import checkpoint_paths
@@ -70,7 +71,8 @@ def train_and_evaluate(fields: Mapping,
   Returns:
     The run's result: `fields`, frame_ap (IoU 0.5), per_class_ap by class
     name (None where the test split has no ground truth of the class), the
-    keyframes evaluated, steps, batch size, and train and eval seconds.
+    keyframes evaluated, steps, batch size, train and eval seconds, and
+    the classification loss curve as [step, loss] pairs.
   """
   os.makedirs(run_dir, exist_ok=True)
   config_util.save_pipeline_config(config, run_dir)
@@ -87,7 +89,10 @@ def train_and_evaluate(fields: Mapping,
                 num_steps=int(config.train_config.num_steps),
                 batch_size=int(config.train_config.batch_size),
                 train_seconds=round(trained - started, 1),
-                eval_seconds=round(time.time() - trained, 1))
+                eval_seconds=round(time.time() - trained, 1),
+                classification_loss=[
+                    [step, round(value, 4)] for step, value in
+                    loss_history.classification_loss(run_dir)])
   _write_json(os.path.join(run_dir, RESULT_JSON), result)
   return result
 

@@ -199,3 +199,33 @@ def test_write_report_plots_table_1c(tmp_path):
   runs = json.loads(open(paths[report.RESULTS_JSON]).read())['runs']
   assert runs[-1][accuracy.RELATION_SCENE_MAPS] == (
       'Conv2d_2c_3x3@0.5+Mixed_4f@1')
+
+
+def test_loss_curves_are_table_1a_runs_of_the_first_seed():
+  results = _results()
+  for r in results:
+    r['classification_loss'] = [[10, r['frame_ap']]]
+  del results[2]['classification_loss']  # resize_concat: an older result
+  pretrain = {'classification_loss': [[10, 2.0], [20, 1.0]]}
+  curves = report.loss_curves(results, 0, 8, pretrain)
+  assert curves == {'Pretraining (Base-Model)': [[10, 2.0], [20, 1.0]],
+                    'Base-Model': [[10, 0.10]],
+                    'Santoro et al. (relation network)': [[10, 0.11]],
+                    'ACRN': [[10, 0.30]]}
+  assert report.loss_curves(_results(), 0, 8) == {}
+
+
+def test_write_report_plots_the_loss_curves(tmp_path):
+  results = _results()
+  for r in results:
+    r['classification_loss'] = [[10, 1.0], [20, 0.5]]
+  paths = report.write_report(str(tmp_path), results, _BUDGET, 'cmd', 3.0,
+                              'a CPU', date='2026-01-02')
+  with open(paths[report.CLASSIFICATION_LOSS_PNG], 'rb') as f:
+    assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+  markdown = open(paths[report.RESULTS_MD]).read()
+  assert 'Training curves of seed 0: the classification loss' in markdown
+  assert '![classification loss](accuracy_classification_loss.png)' in (
+      markdown)
+  runs = json.loads(open(paths[report.RESULTS_JSON]).read())['runs']
+  assert runs[0]['classification_loss'] == [[10, 1.0], [20, 0.5]]

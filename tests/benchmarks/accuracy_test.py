@@ -168,6 +168,9 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   assert 0.0 <= result['frame_ap'] <= 1.0
   assert result['num_steps'] == 1 and result['num_test_keyframes'] == 2
   assert set(result['per_class_ap']) >= {'throw', 'catch'}
+  # Its loss curve, read back from its TensorBoard logs: the one step.
+  [[step, loss]] = result['classification_loss']
+  assert step == 1 and loss > 0
   run_dir = os.path.join(work, 'runs', 'acrn_f2_s0')
   # The run's scene maps, from its config, are added to the kept result.
   assert result[accuracy.RELATION_SCENE_MAPS] == 'Mixed_4f@1'
