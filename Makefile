@@ -39,8 +39,8 @@ demo: $(INSTALLED)
 
 # The accuracy benchmark (docs/results/): a 3000-step pretraining run, then
 # 22 runs of 600 steps (16 for tables 1a and 1b, 6 for table 1c), two side
-# by side; 74 minutes on 2 cores (2026-12-05). The quick one (one seed, 400 steps from scratch, a smaller
-# dataset) took 11 minutes (2026-12-04).
+# by side; 76 minutes on 2 cores (2026-12-06). The quick one (one seed, 400
+# steps from scratch, a smaller dataset) took 11 minutes (2026-12-04).
 # Trained runs stay in $(WORKSPACE)/benchmark and are not run again.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
