@@ -23,7 +23,6 @@ except ImportError:
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
-import tf_keras
 
 from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
 from acrn_tf.builders import model_builder
@@ -51,7 +50,7 @@ _SEED = flags.DEFINE_integer('seed', 0, 'Seed of the weights and the clips.')
 
 
 def describe(extent: receptive_field.Extent) -> str:
-  """'frames 0..7, rows 43..277, columns 43..277: 235 x 235 px, ...'."""
+  """'frames 0..7, rows 58..292, columns 58..292: 235 x 235 px of ...'."""
   frames, height, width = extent.size
   whole = (' (the whole input)' if extent.whole_input else
            f' of {extent.input_shape[1]} x {extent.input_shape[2]}')
@@ -78,6 +77,7 @@ def _main(argv):
     raise app.UsageError(f'--endpoint: {endpoint!r} is not an S3D-G '
                          f'endpoint ({", ".join(s3dg.ENDPOINTS)})')
   reader = config.train_input_reader
+
   def value_or(flag, default):
     return default if flag.value is None else flag.value
 
@@ -90,24 +90,18 @@ def _main(argv):
       raise app.UsageError(f'--{flag} must be >= 1, got {value}')
 
   kwargs = model_builder.s3dg_kwargs(extractor)
-  kwargs['final_endpoint'] = endpoint
-  variants = [('as configured', kwargs)]
-  if kwargs['gating_startat']:
-    variants.append(('without gating', dict(kwargs, gating_startat=None)))
   print(f'S3D-G of {_PIPELINE_CONFIG_PATH.value} (RGB tower, depth '
         f'multiplier {kwargs["depth_multiplier"]}, separable temporal convs '
         f'from {kwargs["temporal_conv_startat"] or "nowhere"}, gating from '
         f'{kwargs["gating_startat"] or "nowhere"}), random weights, inference '
         f'mode, input {frames} x {height} x {width}:')
-  for name, variant in variants:
-    tf_keras.utils.set_random_seed(_SEED.value)
-    network = s3dg.S3DG(**variant)
-    try:
-      extent = receptive_field.measure(
-          network, endpoint, frames, height, width,
-          num_inputs=_NUM_INPUTS.value, seed=_SEED.value)
-    except ValueError as e:
-      raise SystemExit(f'{endpoint}: {e}') from e
+  try:
+    extents = receptive_field.measure_with_and_without_gating(
+        kwargs, endpoint, frames, height, width,
+        num_inputs=_NUM_INPUTS.value, seed=_SEED.value)
+  except ValueError as e:
+    raise SystemExit(f'{endpoint}: {e}') from e
+  for name, extent in extents:
     print(f'  {endpoint} unit {extent.unit} of a {extent.map_shape} map, '
           f'{name}: {describe(extent)}')
   if (height, width) != (reader.image_height, reader.image_width):

@@ -4,10 +4,9 @@ The accuracy benchmark keeps each run's classification loss in result.json
 and plots the curves next to the AP tables: whether a model has learned the
 balls' flight shows as a sudden drop of that loss (docs/results). Training
 writes the curve already (orbit's controller, one mean per `steps_per_loop`
-steps, under `<run_dir>/train`); this module only reads it. TensorBoard's
-own reader (`tensorboard.backend.event_processing`) subsamples scalars and
-is not a public API, so the event records are read with `tf.data` and
-parsed as `Event` protos here.
+steps, under `<run_dir>/train`); this module only reads it, with TF's
+`tf.compat.v1.train.summary_iterator`, and orders what several event files
+(a resumed run) hold.
 """
 
 import glob
@@ -51,8 +50,7 @@ def read_scalars(log_dir: str, tag: str) -> Curve:
   values: Dict[int, float] = {}
   for path in _event_files(log_dir):
     try:
-      for record in tf.data.TFRecordDataset(path):
-        event = tf.compat.v1.Event.FromString(record.numpy())
+      for event in tf.compat.v1.train.summary_iterator(path):
         for value in event.summary.value:
           if value.tag == tag:
             values[int(event.step)] = _scalar(value)

@@ -12,10 +12,11 @@ receptive-field helper for Keras models, hence this module.
 """
 
 import dataclasses
-from typing import Tuple
+from typing import Any, List, Mapping, Tuple
 
 import numpy as np
 import tensorflow as tf
+import tf_keras
 
 from acrn_tf.models import s3dg
 
@@ -102,3 +103,31 @@ def measure(network: s3dg.S3DG, endpoint: str, num_frames: int, height: int,
   return Extent(endpoint=endpoint, unit=unit, map_shape=map_shape,
                 input_shape=(num_frames, height, width),
                 frames=span((1, 2)), rows=span((0, 2)), columns=span((0, 1)))
+
+
+def measure_with_and_without_gating(
+    s3dg_kwargs: Mapping[str, Any], endpoint: str, num_frames: int,
+    height: int, width: int, num_inputs: int = 2, seed: int = 0
+) -> List[Tuple[str, Extent]]:
+  """`measure` on the S3D-G of s3dg_kwargs, and on it without self-gating.
+
+  Args:
+    s3dg_kwargs: `S3DG` keyword arguments (e.g. `model_builder.s3dg_kwargs`
+      of a config); final_endpoint is set to `endpoint`.
+    endpoint, num_frames, height, width, num_inputs, seed: as for `measure`;
+      the weights are drawn with `seed` too.
+
+  Returns:
+    [('as configured', extent)], then ('without gating', extent) when the
+    network gates.
+  """
+  kwargs = dict(s3dg_kwargs, final_endpoint=endpoint)
+  variants = [('as configured', kwargs)]
+  if kwargs.get('gating_startat'):
+    variants.append(('without gating', dict(kwargs, gating_startat=None)))
+  extents = []
+  for name, variant in variants:
+    tf_keras.utils.set_random_seed(seed)
+    extents.append((name, measure(s3dg.S3DG(**variant), endpoint, num_frames,
+                                  height, width, num_inputs, seed)))
+  return extents

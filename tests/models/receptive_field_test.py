@@ -86,3 +86,18 @@ def test_a_unit_no_pixel_reaches_is_refused():
   with pytest.raises(ValueError, match=r'Mixed_3c unit \(1, 6, 6\): no input '
                      r'pixel changes it \(seed 0\)'):
     receptive_field.measure(network, 'Mixed_3c', 4, 96, 96)
+
+
+def test_with_and_without_gating_from_s3dg_kwargs():
+  kwargs = dict(temporal_conv_startat='Mixed_4b', gating_startat='Mixed_4b',
+                depth_multiplier=0.25, min_depth=8, final_endpoint='Mixed_5c')
+  extents = receptive_field.measure_with_and_without_gating(
+      kwargs, 'Mixed_4f', 4, 320, 320)
+  assert [name for name, _ in extents] == ['as configured', 'without gating']
+  assert extents[0][1].whole_input
+  assert extents[1][1].size[1:] == (235, 235)
+  # A network that does not gate is measured once.
+  ungated = receptive_field.measure_with_and_without_gating(
+      dict(kwargs, gating_startat=None), 'Mixed_3c', 4, 96, 96)
+  assert [(name, extent.size) for name, extent in ungated] == [
+      ('as configured', (4, 59, 59))]
