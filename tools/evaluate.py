@@ -1,6 +1,7 @@
 r"""Evaluates detections against ground truth: AVA frame-AP, frame-AP, video-AP.
 
-  # The ActivityNet AVA protocol (same numbers as get_ava_performance.py):
+  # The ActivityNet AVA protocol (same numbers as get_ava_performance.py as
+  # published today; --ava_evaluator_version v2.1 for its v2.1 release):
   python tools/evaluate.py --metric ava_frame_ap \
       --groundtruth_csv ava_val_v2.1.csv --detections_csv detections.csv \
       --label_map_path ava_action_list_v2.1_for_activitynet_2018.pbtxt \
@@ -33,6 +34,7 @@ from absl import flags
 
 from acrn_tf.data import label_map_util  # pylint: disable=g-import-not-at-top
 from acrn_tf.evaluation import ava_csv
+from acrn_tf.evaluation import average_precision
 from acrn_tf.evaluation import ava_protocol
 from acrn_tf.evaluation import reporting
 from acrn_tf.evaluation import video_ap
@@ -66,6 +68,15 @@ _IOU_THRESHOLDS = flags.DEFINE_list(
     'iou_thresholds', None, 'IoU thresholds (frame_ap default 0.5; video_ap '
     'default 0.2,0.5,0.75). The first is the headline, except video_ap\'s '
     '0.5. Not for ava_frame_ap (fixed at 0.5).')
+_AVA_EVALUATOR_VERSION = flags.DEFINE_enum(
+    'ava_evaluator_version', ava_protocol.CURRENT, list(ava_protocol.VERSIONS),
+    'ava_frame_ap: which release of ActivityNet\'s get_ava_performance.py to '
+    'follow. current: groundtruth rows "video_id,timestamp" are keyframes '
+    'annotated with no action, detections on keyframes the groundtruth does '
+    'not name are ignored, timestamps are keys to the microsecond. v2.1 (the '
+    'release that scored AVA v2.1): 2-column rows and fractional timestamps '
+    'are refused, detections on keyframes without groundtruth boxes are '
+    'false positives.')
 _MAX_DETECTIONS_PER_KEYFRAME = flags.DEFINE_integer(
     'max_detections_per_keyframe', None, 'Top-scoring detection rows kept per '
     'keyframe (default 50 for ava_frame_ap, as the official tool; all for '
@@ -114,12 +125,17 @@ def _evaluate_csv(metric: str):
       capacity = ava_protocol.MAX_DETECTIONS_PER_KEYFRAME
     return ava_protocol.evaluate_files(
         *paths, excluded_timestamps_csv=excluded,
-        max_detections_per_keyframe=capacity, metric_name=AVA_FRAME_AP)
+        max_detections_per_keyframe=capacity, metric_name=AVA_FRAME_AP,
+        version=_AVA_EVALUATOR_VERSION.value)
+  # Frame-AP counts every detection: a keyframe absent from the groundtruth
+  # holds no action, so its detections are false positives.
   return ava_protocol.evaluate_files(
       *paths, excluded_timestamps_csv=excluded,
       max_detections_per_keyframe=_MAX_DETECTIONS_PER_KEYFRAME.value or 0,
       iou_thresholds=_thresholds((0.5,)),
-      key_fn=ava_csv.frame_key_from_row, metric_name=FRAME_AP)
+      key_fn=ava_csv.frame_key_from_row, metric_name=FRAME_AP,
+      unannotated=ava_protocol.FALSE_POSITIVES,
+      protocol=average_precision.VOC_PROTOCOL)
 
 
 def _evaluate_tubes():
@@ -138,6 +154,20 @@ def _evaluate_tubes():
     evaluator.add_detections(
         video_id, [t for t in tubes if t.label_id in categories])
   return evaluator.evaluate()
+
+
+def unannotated_summary(metrics) -> str:
+  """A line: how many detection keyframes had no groundtruth, and their fate."""
+  count = metrics['num_unannotated_detection_keyframes']
+  rule = metrics['unannotated_detections']
+  if rule == ava_protocol.IGNORED:
+    fate = ('ignored (neither true nor false positives), as the current '
+            'ActivityNet evaluator ignores them')
+  else:
+    fate = 'scored as false positives'
+  return (f'{count} detection keyframes '
+          f'({metrics["num_unannotated_detection_rows"]} rows) are not in the '
+          f'groundtruth csv: {fate}.')
 
 
 def run(argv):
@@ -159,6 +189,8 @@ def run(argv):
   if metric == AVA_FRAME_AP:
     name = next(iter(metrics['official']))
     print(f'{name} = {metrics["official"][name]:.6f}')
+  if metric != VIDEO_AP:
+    print(unannotated_summary(metrics))
   if _OUTPUT_DIR.value:
     paths = reporting.write_report(_OUTPUT_DIR.value, metrics)
     print('Wrote ' + ', '.join(sorted(paths.values())))

@@ -1,24 +1,34 @@
 """The AVA csv formats: readers and the detections writer.
 
-Read exactly as the ActivityNet challenge's `get_ava_performance.py` reads
-them (see `ava_protocol` for the evaluation rules):
+Read as the ActivityNet challenge's `get_ava_performance.py` reads them (see
+`ava_protocol` for the evaluation rules). Two releases of that tool differ
+here; `current` is the one published today, `v2.1` the 2018-2019 one that
+scored AVA v2.1:
 
 - csv rows `video_id, timestamp, x1, y1, x2, y2, action_id[, score]`, x
   before y, normalised; boxes become `[y1, x1, y2, x2]` at this boundary
   only. In the groundtruth the 8th column is the person id, which the
   official reader takes as a "score": it only orders a keyframe's boxes, and
   it is kept for that so ties in IoU resolve the same way.
-- keyframe key `"%s,%04d" % (video_id, int(timestamp))`.
+- rows `video_id, timestamp` (2 columns) name a keyframe with no action
+  (current; the v2.1 tool refuses them). Every keyframe named by a row of
+  the groundtruth, whatever its columns and classes, is an annotated
+  keyframe (`CsvContents.all_keys`).
+- keyframe key: current `"%s,%.6f" % (video_id, timestamp)`, so fractional
+  seconds are keys of their own (902.001 is not 902); v2.1
+  `"%s,%04d" % (video_id, int(timestamp))`, whole seconds only (a fractional
+  timestamp crashes the v2.1 tool; it is refused here with its line).
 - rows of actions outside the label map are skipped; at most `capacity`
   rows per keyframe are kept, the top scores, chosen with the official heap
   (ties keep the earlier rows), after that class filter.
-- excluded-timestamps csv rows `video_id, timestamp`.
+- excluded-timestamps csv rows `video_id, timestamp` (a v2.1 input; the
+  current tool has no such file, and both are accepted here).
 
 Label maps (both the `item {}` and the AVA action-list `label {}` forms) are
 read by `acrn_tf.data.label_map_util`.
 
 The writer emits our detections in that csv format (boxes with 3 decimals,
-scores with 9 significant digits), so the official tool scores them
+scores with 9 significant digits), so both official tools score them
 unchanged. A malformed row is a `CsvFormatError` naming file and line.
 """
 
@@ -54,67 +64,101 @@ class KeyframeBoxes:
 
 
 def make_keyframe_key(video_id: str, timestamp) -> str:
-  """The official keyframe key, `"%s,%04d" % (video_id, int(timestamp))`."""
+  """The current official key, `"%s,%.6f" % (video_id, timestamp)`."""
+  return '%s,%.6f' % (video_id, float(timestamp))
+
+
+def make_v21_keyframe_key(video_id: str, timestamp) -> str:
+  """The v2.1 official key, `"%s,%04d" % (video_id, int(timestamp))`."""
   return '%s,%04d' % (video_id, int(timestamp))
 
 
-def _whole_seconds(text: str, where: str) -> int:
-  """The timestamp column as whole seconds, as the official `int()` reads."""
-  try:
-    return int(text)
-  except ValueError:
-    pass
+def _seconds(text: str, where: str) -> float:
+  """The timestamp column as a finite number of seconds."""
   try:
     value = float(text)
   except ValueError:
     raise CsvFormatError(f'{where}: timestamp {text!r} is not a number'
                          ) from None
-  if not math.isfinite(value) or value != int(value):
+  if not math.isfinite(value):
+    raise CsvFormatError(f'{where}: timestamp {text!r} is not finite')
+  return value
+
+
+def _whole_seconds(text: str, where: str) -> int:
+  """The timestamp column as whole seconds, as the v2.1 `int()` reads."""
+  try:
+    return int(text)
+  except ValueError:
+    pass
+  value = _seconds(text, where)
+  if value != int(value):
     raise CsvFormatError(
-        f'{where}: timestamp {text!r} is not whole seconds, which the AVA '
-        'protocol requires (evaluate it with the frame_ap metric)')
+        f'{where}: timestamp {text!r} is not whole seconds, which the v2.1 '
+        'AVA evaluator requires (the current one keys it to the '
+        'microsecond)')
   return int(value)
 
 
 def ava_key_from_row(video_id: str, timestamp: str, where: str) -> str:
-  """The official key of a csv row (whole-second timestamps only)."""
-  return make_keyframe_key(video_id, _whole_seconds(timestamp, where))
+  """The current official key of a csv row (any finite seconds).
+
+  The official tool formats `decimal.Decimal(text)` with `%.6f`, which
+  converts it to the nearest float first; `float(text)` is that float.
+  """
+  return make_keyframe_key(video_id, _seconds(timestamp, where))
+
+
+def ava_v21_key_from_row(video_id: str, timestamp: str, where: str) -> str:
+  """The v2.1 official key of a csv row (whole-second timestamps only)."""
+  return make_v21_keyframe_key(video_id, _whole_seconds(timestamp, where))
 
 
 def frame_key_from_row(video_id: str, timestamp: str, where: str) -> str:
   """The `eval_dict.keyframe_key` of a csv row (fractional seconds allowed)."""
-  try:
-    value = float(timestamp)
-  except ValueError:
-    raise CsvFormatError(f'{where}: timestamp {timestamp!r} is not a number'
-                         ) from None
-  if not math.isfinite(value):
-    raise CsvFormatError(f'{where}: timestamp {timestamp!r} is not finite')
-  return eval_dict.keyframe_key(video_id, value)
+  return eval_dict.keyframe_key(video_id, _seconds(timestamp, where))
 
 
 KeyFn = Callable[[str, str, str], str]
 
 
-def read_csv(path: str,
-             class_ids: Optional[Iterable[int]] = None,
-             capacity: int = 0,
-             require_valid_boxes: bool = False,
-             key_fn: KeyFn = ava_key_from_row) -> Dict[str, KeyframeBoxes]:
+@dataclasses.dataclass
+class CsvContents:
+  """An AVA csv as read by `read_keyframes`.
+
+  Attributes:
+    keyframes: key -> KeyframeBoxes of the kept rows, keys in order of their
+      first kept row.
+    all_keys: the key of every row read (2-column rows, rows of actions
+      outside the label map and rows cut by the capacity included): for a
+      groundtruth csv, its annotated keyframes.
+  """
+  keyframes: Dict[str, KeyframeBoxes]
+  all_keys: Set[str]
+
+
+def read_keyframes(path: str,
+                   class_ids: Optional[Iterable[int]] = None,
+                   capacity: int = 0,
+                   require_valid_boxes: bool = False,
+                   key_fn: KeyFn = ava_key_from_row,
+                   allow_keyframe_only_rows: bool = True) -> CsvContents:
   """Reads an AVA groundtruth or detections csv, grouped by keyframe.
 
   Args:
-    path: the csv file; rows of 7 or 8 columns (see the module docstring);
-      blank lines are skipped.
+    path: the csv file; rows of 7 or 8 columns, or 2 (`video_id,
+      timestamp`: a keyframe with no action) if `allow_keyframe_only_rows`
+      (see the module docstring); blank lines are skipped.
     class_ids: if given, rows of other actions are skipped.
     capacity: keep at most this many rows per keyframe, the top scores
       (0 keeps all).
     require_valid_boxes: refuse rows with x1 > x2 or y1 > y2 (groundtruth).
     key_fn: (video_id, timestamp text, 'path:line') -> keyframe key.
+    allow_keyframe_only_rows: accept 2-column rows, as the current official
+      evaluator does (the v2.1 one refuses them).
 
   Returns:
-    key -> KeyframeBoxes, keys in order of their first kept row; each
-    keyframe's rows sorted by descending score.
+    CsvContents; each keyframe's rows sorted by descending score.
 
   Raises:
     CsvFormatError: naming path:line and the bad field.
@@ -122,20 +166,26 @@ def read_csv(path: str,
   """
   whitelist = None if class_ids is None else set(int(i) for i in class_ids)
   grouper = KeyframeRowGrouper(capacity)
+  all_keys = set()
+  columns = '2, 7 or 8' if allow_keyframe_only_rows else '7 or 8'
   outside = 0
   with open(path, newline='', encoding='utf-8-sig') as f:
     for line_number, row in enumerate(csv.reader(f), start=1):
       where = f'{path}:{line_number}'
       if not row or (len(row) == 1 and not row[0].strip()):
         continue
-      if len(row) not in (7, 8):
+      if len(row) not in (2, 7, 8) or (
+          len(row) == 2 and not allow_keyframe_only_rows):
         raise CsvFormatError(
-            f'{where}: {len(row)} columns, expected 7 or 8 (video_id, '
-            f'timestamp, x1, y1, x2, y2, action_id[, score]): {row}')
+            f'{where}: {len(row)} columns, expected {columns} (video_id, '
+            f'timestamp[, x1, y1, x2, y2, action_id[, score]]): {row}')
       video_id = row[0].strip()
       if not video_id:
         raise CsvFormatError(f'{where}: empty video_id')
       key = key_fn(video_id, row[1].strip(), where)
+      all_keys.add(key)
+      if len(row) == 2:
+        continue
       x1, y1, x2, y2 = _floats(row[2:6], ('x1', 'y1', 'x2', 'y2'), where)
       action_id = _integer(row[6], 'action_id', where)
       if whitelist is not None and action_id not in whitelist:
@@ -152,7 +202,19 @@ def read_csv(path: str,
   if outside:
     logging.warning('%s: %d rows have coordinates outside [0, 1]; AVA boxes '
                     'are normalised.', path, outside)
-  return grouper.result()
+  return CsvContents(keyframes=grouper.result(), all_keys=all_keys)
+
+
+def read_csv(path: str,
+             class_ids: Optional[Iterable[int]] = None,
+             capacity: int = 0,
+             require_valid_boxes: bool = False,
+             key_fn: KeyFn = ava_key_from_row,
+             allow_keyframe_only_rows: bool = True
+             ) -> Dict[str, KeyframeBoxes]:
+  """The `keyframes` of `read_keyframes` (same arguments)."""
+  return read_keyframes(path, class_ids, capacity, require_valid_boxes,
+                        key_fn, allow_keyframe_only_rows).keyframes
 
 
 class KeyframeRowGrouper:

@@ -22,6 +22,10 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 from absl import logging
 import numpy as np
 
+# The 'protocol' of the metrics dicts `build_metrics` makes.
+VOC_PROTOCOL = ('PASCAL VOC (all-point interpolated AP, mean over the '
+                'classes with groundtruth)')
+
 
 def iou(boxes1: np.ndarray, boxes2: np.ndarray) -> np.ndarray:
   """Pairwise intersection over union of two sets of boxes.
@@ -177,7 +181,8 @@ def build_metrics(
     scores_by_class: Mapping[int, np.ndarray],
     true_positives_by_threshold: Mapping[float, Mapping[int, np.ndarray]],
     num_groundtruth_by_class: Mapping[int, int],
-    primary_iou_threshold: Optional[float] = None) -> Dict:
+    primary_iou_threshold: Optional[float] = None,
+    protocol: str = VOC_PROTOCOL) -> Dict:
   """AP per class and threshold, their means, and P/R curves, as one dict.
 
   The layout every evaluator of `acrn_tf.evaluation` returns (and
@@ -194,9 +199,10 @@ def build_metrics(
       `scores_by_class`.
     num_groundtruth_by_class: id -> ground-truth instances.
     primary_iou_threshold: the threshold of `mean_ap` (default the first).
+    protocol: the 'protocol' field, which names how the figures were made.
 
   Returns:
-    {'metric', 'iou_thresholds', 'primary_iou_threshold',
+    {'metric', 'protocol', 'iou_thresholds', 'primary_iou_threshold',
      'mean_ap': float at the primary threshold (nan if no class has gt),
      'mean_ap_by_iou': {'0.5': float, ...},
      'classes': [{'id', 'name', 'num_groundtruth', 'num_detections',
@@ -242,6 +248,7 @@ def build_metrics(
                  '%s', metric, missing)
   return {
       'metric': metric,
+      'protocol': protocol,
       'iou_thresholds': [float(t) for t in iou_thresholds],
       'primary_iou_threshold': float(primary_iou_threshold),
       'mean_ap': mean_ap_by_iou[iou_key(primary_iou_threshold)],

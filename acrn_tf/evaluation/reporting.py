@@ -99,7 +99,9 @@ def write_per_class_ap_csv(path: str, metrics: Dict) -> None:
 def format_per_class_table(metrics: Dict) -> str:
   """A text table: one row per class (id, name, #gt, #det, AP per IoU), mAP.
 
-  Classes without ground truth show '-' and are not in the mean.
+  Classes without ground truth show '-' (AP undefined: VOC and AVA leave
+  them out of the mean; the ACT protocol counts them as 0). A last line
+  names the protocol that made the figures, when the metrics say it.
   """
   keys = _threshold_keys(metrics)
   header = ['id', 'name', 'gt', 'det'] + [f'AP@{k}' for k in keys]
@@ -118,6 +120,8 @@ def format_per_class_table(metrics: Dict) -> str:
     if index == len(rows) - 1:
       lines.append('-' * len('  '.join(cells)))
     lines.append('  '.join(cells).rstrip())
+  if metrics.get('protocol'):
+    lines.append(f'protocol: {metrics["protocol"]}')
   return '\n'.join(lines)
 
 
@@ -171,6 +175,8 @@ def plot_pr_curves(path: str, metrics: Dict,
   entries = [e for e in metrics['classes'] if e['id'] in curves]
   title = (f'{metrics["metric"]}: precision/recall at IoU {key}, '
            f'mAP {_percent(metrics["mean_ap_by_iou"][key])}')
+  if metrics.get('protocol'):
+    title += f'\n{metrics["protocol"]}'
   if len(entries) <= _MAX_CURVES_PER_AXES:
     canvas = figure.Figure(figsize=(7, 5.5))
     axes = canvas.subplots()

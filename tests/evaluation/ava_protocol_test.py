@@ -122,10 +122,15 @@ def test_both_label_map_forms_and_a_bad_one(tmp_path):
     ava_protocol.evaluate_files(*paths)
 
 
-def _naive_official_map(gt_rows, det_rows, class_ids, excluded, capacity=50):
+def _naive_official_map(gt_rows, det_rows, class_ids, excluded, capacity=50,
+                        version=ava_protocol.CURRENT):
   """The official procedure written plainly (distinct scores assumed)."""
   def key(row):
-    return '%s,%04d' % (row[0], int(row[1]))
+    if version == ava_protocol.V2_1:
+      return '%s,%04d' % (row[0], int(row[1]))
+    return '%s,%.6f' % (row[0], float(row[1]))
+
+  annotated = {key(r) for r in gt_rows}
 
   def box_iou(a, b):  # rows are x1, y1, x2, y2
     width = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
@@ -139,6 +144,8 @@ def _naive_official_map(gt_rows, det_rows, class_ids, excluded, capacity=50):
   dets_by_key = {}
   for r in det_rows:
     if r[6] in class_ids and key(r) not in excluded:
+      if version == ava_protocol.CURRENT and key(r) not in annotated:
+        continue  # the current release ignores unannotated keyframes
       dets_by_key.setdefault(key(r), []).append(r)
   dets = []
   for rows in dets_by_key.values():
@@ -207,13 +214,19 @@ def test_equals_the_official_procedure_on_random_data(tmp_path):
   label_map = ''.join(f'item {{ name: "c{i}" id: {i} }}\n' for i in (1, 2, 3))
   paths = _files(tmp_path, gt_rows, det_rows, label_map)
   excluded = _write(tmp_path, 'excluded.csv', 'b,0903\na,0905\n')
-  metrics = ava_protocol.evaluate_files(*paths,
-                                        excluded_timestamps_csv=excluded)
-  expected = _naive_official_map(gt_rows, det_rows, {1, 2, 3},
-                                 {'b,0903', 'a,0905'})
-  assert 0.1 < expected < 0.9  # a non-trivial case
-  assert metrics['mean_ap'] == pytest.approx(expected, abs=1e-12)
-  assert not math.isnan(metrics['mean_ap'])
+  for version, excluded_keys in (
+      (ava_protocol.CURRENT, {'b,903.000000', 'a,905.000000'}),
+      (ava_protocol.V2_1, {'b,0903', 'a,0905'})):
+    metrics = ava_protocol.evaluate_files(*paths,
+                                          excluded_timestamps_csv=excluded,
+                                          version=version)
+    expected = _naive_official_map(gt_rows, det_rows, {1, 2, 3},
+                                   excluded_keys, version=version)
+    assert 0.1 < expected < 0.9  # a non-trivial case
+    assert metrics['mean_ap'] == pytest.approx(expected, abs=1e-12)
+    assert not math.isnan(metrics['mean_ap'])
+    # 'b,0950' is the one detection keyframe without groundtruth.
+    assert metrics['num_unannotated_detection_keyframes'] == 1
 
 
 def _model_eval_dict(rng, timestamps):
@@ -274,12 +287,90 @@ def test_in_memory_evaluator_equals_the_csv_route(tmp_path):
 def test_in_memory_evaluator_exclusions_and_errors():
   rng = np.random.default_rng(2)
   evaluator = ava_protocol.AvaFrameAPEvaluator(
-      {1: 'stand'}, [1, 2, 3], excluded_keys={'vid,0902'})
+      {1: 'stand'}, [1, 2, 3], excluded_keys={'vid,902.000000'})
   evaluator.add_eval_dict(_model_eval_dict(rng, [902.0]))
   metrics = evaluator.evaluate()
   assert metrics['classes'][0]['num_groundtruth'] == 0
   assert metrics['classes'][0]['num_detections'] == 0
+  assert metrics['num_unannotated_detection_keyframes'] == 0
+  # The current release keys fractional seconds; v2.1 refuses them.
+  evaluator.add_eval_dict(_model_eval_dict(rng, [902.5]))
+  assert evaluator.evaluate()['classes'][0]['num_groundtruth'] > 0
+  evaluator = ava_protocol.AvaFrameAPEvaluator(
+      {1: 'stand'}, [1, 2, 3], version=ava_protocol.V2_1)
   with pytest.raises(ValueError, match='902.5 is not whole seconds'):
     evaluator.add_eval_dict(_model_eval_dict(rng, [902.5]))
   with pytest.raises(ValueError, match=r'categories \[4\] are not among'):
     ava_protocol.AvaFrameAPEvaluator({4: 'x'}, [1, 2, 3])
+
+
+# The current ActivityNet evaluator, point by point (each case worked by
+# hand; the v2.1 release's answer beside it where it differs).
+
+
+def test_two_column_groundtruth_rows_are_annotated_keyframes(tmp_path):
+  # 0902: gt A, found at 0.6. 0903 is annotated with no action (a 2-column
+  # row); a detection there at 0.9 is a false positive: F, T over 1 gt:
+  # P = 0, 1/2 at R = 0, 1: AP = 1/2. 0904 is not annotated: its 0.95
+  # detection is ignored.
+  paths = _files(tmp_path, [('v', '0902') + BOX_A + (1, 0), ('v', '0903')],
+                 [('v', '0902') + BOX_A + (1, 0.6),
+                  ('v', '0903') + BOX_A + (1, 0.9),
+                  ('v', '0904') + BOX_A + (1, 0.95)])
+  metrics = ava_protocol.evaluate_files(*paths)
+  assert metrics['mean_ap'] == 0.5
+  assert metrics['classes'][0]['num_detections'] == 2
+  assert metrics['num_unannotated_detection_keyframes'] == 1
+  assert metrics['num_unannotated_detection_rows'] == 1
+  assert metrics['unannotated_detections'] == ava_protocol.IGNORED
+  # v2.1 refuses the 2-column row, naming it.
+  with pytest.raises(ava_csv.CsvFormatError,
+                     match=r'gt.csv:2: 2 columns, expected 7 or 8'):
+    ava_protocol.evaluate_files(*paths, version=ava_protocol.V2_1)
+
+
+def test_detections_on_keyframes_without_groundtruth_are_ignored(tmp_path):
+  # Two classes, each found on 0902 (A throws at 0.5, B catches at 0.5),
+  # and each detected on 0950, which the groundtruth does not name, at 0.9.
+  label_map = 'item { name: "throw" id: 1 }\nitem { name: "catch" id: 2 }\n'
+  paths = _files(tmp_path, [('v', '0902') + BOX_A + (1, 0),
+                            ('v', '0902') + BOX_B + (2, 1)],
+                 [('v', '0902') + BOX_A + (1, 0.5),
+                  ('v', '0902') + BOX_B + (2, 0.5),
+                  ('v', '0950') + BOX_A + (1, 0.9),
+                  ('v', '0950') + BOX_B + (2, 0.9)], label_map)
+  # Current: 0950 ignored, each class T over 1 gt: AP 1, mAP 1.
+  metrics = ava_protocol.evaluate_files(*paths)
+  assert metrics['mean_ap'] == 1.0
+  assert metrics['num_unannotated_detection_keyframes'] == 1
+  assert metrics['num_unannotated_detection_rows'] == 2
+  # v2.1: F (0.9) then T (0.5) per class: P = 1/2 at R = 1: AP 1/2.
+  metrics = ava_protocol.evaluate_files(*paths, version=ava_protocol.V2_1)
+  assert metrics['mean_ap'] == 0.5
+  assert metrics['num_unannotated_detection_keyframes'] == 1
+  assert metrics['unannotated_detections'] == ava_protocol.FALSE_POSITIVES
+  assert metrics['protocol'] == ava_protocol.PROTOCOL_NAMES['v2.1']
+
+
+def test_fractional_timestamps_are_keys_to_the_microsecond(tmp_path):
+  # gt at 0902.5 (A) and 0903 (B). Detections: A at '902.500' (the same
+  # keyframe as '0902.5'), B at '903.0' (the same as '0903'), both found;
+  # a far box at '0903.001' (not 0903: not annotated, ignored) at 0.99.
+  paths = _files(tmp_path, [('v', '0902.5') + BOX_A + (1, 0),
+                            ('v', '0903') + BOX_B + (1, 1)],
+                 [('v', '902.500') + BOX_A + (1, 0.9),
+                  ('v', '903.0') + BOX_B + (1, 0.8),
+                  ('v', '0903.001') + FAR + (1, 0.99)])
+  metrics = ava_protocol.evaluate_files(*paths)
+  assert metrics['mean_ap'] == 1.0
+  assert metrics['num_unannotated_detection_keyframes'] == 1
+  # v2.1 refuses fractional seconds (its int() crashes on them).
+  with pytest.raises(ava_csv.CsvFormatError,
+                     match=r"gt.csv:1: timestamp '0902.5' is not whole"):
+    ava_protocol.evaluate_files(*paths, version=ava_protocol.V2_1)
+
+
+def test_bad_version_is_refused(tmp_path):
+  paths = _files(tmp_path, [('v', '0902') + BOX_A + (1, 0)], [])
+  with pytest.raises(ValueError, match=r"version 'v3': expected one of"):
+    ava_protocol.evaluate_files(*paths, version='v3')

@@ -20,7 +20,8 @@ BOX_B = '0.600,0.600,0.900,0.900'
 
 
 def _run(args, cwd):
-  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  # The package of this tree, not whichever one is installed.
+  env = dict(os.environ, PYTHONPATH=_REPO)
   return subprocess.run([sys.executable, _TOOL] + args, cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=120,
                         check=False)
@@ -77,6 +78,36 @@ def test_ava_frame_ap_end_to_end(tmp_path):
   assert 'ava_frame_ap mAP@0.5: 37.50%' in result.stdout.splitlines()
 
 
+def test_ava_unannotated_keyframes_are_counted_and_their_rule_said(tmp_path):
+  directory = str(tmp_path)
+  groundtruth, _, label_map, _ = _ava_files(directory)
+  # 0902 as in _ava_files (stand: A found, B missed; talk: A found), plus
+  # a far talk detection at 0.99 on 0950, which the groundtruth lacks.
+  detections = _write(directory, 'det.csv', '\n'.join([
+      f'vid,0902,{BOX_A},1,0.9', f'vid,0902,{BOX_A},2,0.8',
+      'vid,0950,0.0,0.0,0.05,0.05,2,0.99']) + '\n')
+  args = ['--metric=ava_frame_ap', f'--groundtruth_csv={groundtruth}',
+          f'--detections_csv={detections}', f'--label_map_path={label_map}']
+  # Current: 0950 ignored. stand 1/2; talk: A found, 0903's B missed: 1/2.
+  result = _run(args, directory)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert 'ava_frame_ap mAP@0.5: 50.00%' in lines
+  assert ('1 detection keyframes (1 rows) are not in the groundtruth csv: '
+          'ignored (neither true nor false positives), as the current '
+          'ActivityNet evaluator ignores them.') in lines
+  assert ('protocol: AVA (ActivityNet get_ava_performance.py, current '
+          'release)') in lines
+  # v2.1: the 0.99 false positive ranks first: talk P = 0, 1/2 at R = 0,
+  # 1/2: AP 1/4; mAP 3/8.
+  result = _run(args + ['--ava_evaluator_version=v2.1'], directory)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert 'ava_frame_ap mAP@0.5: 37.50%' in lines
+  assert ('1 detection keyframes (1 rows) are not in the groundtruth csv: '
+          'scored as false positives.') in lines
+
+
 def test_frame_ap_with_thresholds_and_fractional_timestamps(tmp_path):
   directory = str(tmp_path)
   groundtruth = _write(directory, 'gt.csv', f'vid,12.25,{BOX_A},1\n')
@@ -126,12 +157,13 @@ def test_missing_file_and_bad_row_fail_clearly(tmp_path):
                  f'--label_map_path={label_map}'], directory)
   assert result.returncode != 0
   assert f'--detections_csv: no such file: {missing}' in result.stderr
-  bad = _write(directory, 'bad.csv', f'vid,0902,{BOX_A},1,0.9\nvid,0902\n')
+  bad = _write(directory, 'bad.csv',
+               f'vid,0902,{BOX_A},1,0.9\nvid,0902,0.5\n')
   result = _run([f'--groundtruth_csv={groundtruth}',
                  f'--detections_csv={bad}',
                  f'--label_map_path={label_map}'], directory)
   assert result.returncode != 0
-  assert f'{bad}:2: 2 columns, expected 7 or 8' in result.stderr
+  assert f'{bad}:2: 3 columns, expected 2, 7 or 8' in result.stderr
   result = _run([f'--groundtruth_csv={groundtruth}'], directory)
   assert result.returncode != 0
   assert 'needs --detections_csv, --label_map_path' in result.stderr
