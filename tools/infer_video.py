@@ -66,7 +66,9 @@ _KEYFRAME_EVERY = flags.DEFINE_integer(
     lower_bound=1)
 _KEYFRAMES_PER_SECOND = flags.DEFINE_float(
     'keyframes_per_second', None, 'Keyframes per second of video (AVA: 1, '
-    'the default when --keyframe_every is not given either).')
+    'the default when --keyframe_every is not given either). Each keyframe '
+    'is the frame nearest its planned time and is stamped with that time: '
+    'whole seconds at 1 per second, at any frame rate.')
 _START = flags.DEFINE_float('start', None, 'Start at this time (seconds).')
 _END = flags.DEFINE_float('end', None, 'Stop after this time (seconds, '
                           'inclusive).')

@@ -1,10 +1,12 @@
 """Streams a video frame by frame and cuts the clip of every keyframe.
 
 Keyframes are planned up front from the frame count and frame rate the
-video reports (`plan_keyframes`): every `keyframe_every` frames, or at
-`keyframes_per_second` (frame `round(t * fps)` of the times `t0, t0 + 1/r,
-...`; AVA uses one per second), inside the range chosen by `start_seconds`,
-`end_seconds` (inclusive) and `max_frames`.
+video reports (`plan_keyframes`): every `keyframe_every` frames (time
+`frame / fps`), or at `keyframes_per_second` (the times `t0, t0 + 1/r, ...`,
+each keyframe the frame nearest its time, `round(t * fps)`, and stamped with
+that time: at one per second, as AVA, whole seconds at any frame rate, so a
+29.97 fps video gives 902, not 902.002), inside the range chosen by
+`start_seconds`, `end_seconds` (inclusive) and `max_frames`.
 
 Each keyframe's clip follows `video_io.clip_frame_numbers`: `frames_per_clip`
 frames every `frame_stride` frames, the keyframe at index
@@ -121,10 +123,14 @@ class KeyframePlan:
     start_frame: first frame of the range (inclusive).
     stop_frame: end of the range (exclusive), from the reported frame count.
     keyframe_numbers: increasing frame indices inside the range.
+    keyframe_times: the time of each keyframe in seconds: the planned time
+      with `keyframes_per_second` (the keyframe is the frame nearest it),
+      `frame / fps` with `keyframe_every`.
   """
   start_frame: int
   stop_frame: int
   keyframe_numbers: Tuple[int, ...]
+  keyframe_times: Tuple[float, ...] = ()
 
 
 def plan_keyframes(num_frames: int, fps: float, options: StreamOptions,
@@ -157,25 +163,28 @@ def plan_keyframes(num_frames: int, fps: float, options: StreamOptions,
         f'{prefix}the range from frame {start} to frame {stop} holds no '
         f'frame (the video has {num_frames} frames at {fps:g} fps, '
         f'{num_frames / fps:g} s)')
+  times = []
   if options.keyframe_every is not None:
     keyframes = list(range(start, stop, options.keyframe_every))
+    times = [frame / fps for frame in keyframes]
   else:
     first_time = start / fps if options.start_seconds is None else (
         options.start_seconds)
     keyframes = []
     i = 0
     while True:
-      frame = video_io.frame_number_at(
-          first_time + i / options.keyframes_per_second, fps)
+      time = first_time + i / options.keyframes_per_second
+      frame = video_io.frame_number_at(time, fps)
       if frame >= stop:
         break
       if frame >= start and (not keyframes or frame > keyframes[-1]):
         keyframes.append(frame)
+        times.append(time)
       i += 1
   if not keyframes:
     raise EmptyRangeError(f'{prefix}no keyframe lies in frames {start} to '
                           f'{stop - 1}')
-  return KeyframePlan(start, stop, tuple(keyframes))
+  return KeyframePlan(start, stop, tuple(keyframes), tuple(times))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -200,7 +209,7 @@ class ClipEvent:
     clip: the `video_io.Clip` (frames uint8 `[T, H, W, 3]`, resized to the
       options' clip_size if set).
     flow: float32 `[T, H, W, 2]` (x, y) pixels per clip frame, or None.
-    timestamp_seconds: the keyframe's time, keyframe / fps.
+    timestamp_seconds: the keyframe's time (`KeyframePlan.keyframe_times`).
   """
   clip: video_io.Clip
   flow: Optional[np.ndarray]
@@ -248,6 +257,8 @@ class VideoStream:
     self._check_length(info.num_frames)
     self.plan = plan_keyframes(info.num_frames, info.fps, options,
                                reader.path)
+    self._keyframe_times = dict(zip(self.plan.keyframe_numbers,
+                                    self.plan.keyframe_times))
     before = (options.frames_per_clip // 2) * options.frame_stride
     after = options.span - 1 - before
     self._before, self._after = before, after
@@ -347,7 +358,8 @@ class VideoStream:
         keyframe_index=numbers.keyframe_index, keyframe_frame_number=keyframe,
         num_clamped=numbers.num_clamped, fps=self.fps)
     return ClipEvent(clip=clip, flow=flow,
-                     timestamp_seconds=keyframe / self.fps)
+                     timestamp_seconds=self._keyframe_times.get(
+                         keyframe, keyframe / self.fps))
 
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from acrn_tf.core import standard_fields
 from acrn_tf.data import video_io
+from acrn_tf.evaluation import ava_csv
 from acrn_tf.inference import detectors
 from acrn_tf.inference import video_inference
 from acrn_tf.inference import video_stream
@@ -160,3 +161,27 @@ def test_progress_estimates_time_left():
   progress = video_inference.InferenceProgress(2, 10, 4.0)
   assert progress.seconds_left == pytest.approx(16.0)
   assert video_inference.InferenceProgress(0, 10, 1.0).seconds_left is None
+
+
+def test_whole_second_keyframes_at_29_97_fps(tmp_path):
+  # Seconds 0..2 of a 29.97 fps video are frames 0, 30, 60 (frame 30 is
+  # at 1.001 s, 60 at 2.002 s): the csv says 0000..0002, which the AVA
+  # readers of both official releases key as whole seconds.
+  video = fx.write_video(str(tmp_path / 'ntsc.avi'), num_frames=64,
+                         fps=29.97)
+  summary = video_inference.run_inference(
+      _ScriptedDetector(), video, video_inference.InferenceOptions(
+          output_dir=str(tmp_path / 'out'), render_video=False))
+  assert summary.fps == pytest.approx(29.97, abs=1e-6)
+  with open(summary.detections_csv_path) as f:
+    rows = [line.split(',') for line in f.read().splitlines()]
+  assert sorted({row[1] for row in rows}) == ['0000', '0001', '0002']
+  # The box at x = t / 100 shows each row came from its nearest frame.
+  assert {row[1]: row[2] for row in rows if row[6] == '1'} == {
+      '0000': '0.000', '0001': '0.300', '0002': '0.600'}
+  keys = ava_csv.read_keyframes(summary.detections_csv_path).all_keys
+  assert keys == {f'ntsc,{s}.000000' for s in range(3)}
+  keys = ava_csv.read_keyframes(
+      summary.detections_csv_path,
+      key_fn=ava_csv.ava_v21_key_from_row).all_keys
+  assert keys == {f'ntsc,{s:04d}' for s in range(3)}

@@ -193,3 +193,17 @@ def test_real_video_file(tmp_path):
                                              (9, 9), (40, 9)])
 def test_keyframe_for_frame(frame, keyframe):
   assert video_stream.keyframe_for_frame([3, 6, 9], frame) == keyframe
+
+
+def test_keyframes_per_second_stamps_the_planned_times():
+  # 29.97 fps: second 902 is frame round(902 * 29.97) = round(27032.94) =
+  # 27033, whose own time 27033 / 29.97 = 902.002 s; the keyframe keeps
+  # the whole second it was planned for.
+  plan = video_stream.plan_keyframes(
+      30000, 29.97, _options(keyframe_every=None, keyframes_per_second=1.0,
+                             start_seconds=902.0, max_frames=60))
+  assert plan.keyframe_numbers == (27033, 27063)
+  assert plan.keyframe_times == (902.0, 903.0)
+  # keyframe_every: the frame's own time.
+  plan = video_stream.plan_keyframes(30, 10.0, _options(keyframe_every=4))
+  assert plan.keyframe_times == (0.0, 0.4, 0.8, 1.2, 1.6, 2.0, 2.4, 2.8)
