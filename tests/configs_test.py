@@ -6,6 +6,7 @@ import os
 import pytest
 
 from acrn_tf.builders import config_util
+from acrn_tf.protos import eval_pb2
 from acrn_tf.protos import s3dg_pb2
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,6 +71,16 @@ def test_jhmdb_configs_read_the_label_map_the_converter_writes(name):
     assert records_dir == 'PATH_TO_BE_CONFIGURED/records/jhmdb'
     assert reader.label_map_path == os.path.join(records_dir,
                                                  'label_map.pbtxt')
+
+
+@pytest.mark.parametrize('name', ['jhmdb/acrn_s3dg_split1.config',
+                                  'jhmdb/acrn_s3dg_split2.config',
+                                  'jhmdb/acrn_s3dg_split3.config'])
+def test_jhmdb_configs_evaluate_with_the_act_protocol(name):
+  # The protocol whose JHMDB figures papers report (act_protocol).
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', name))
+  assert config.eval_config.ap_protocol == eval_pb2.EvalConfig.ACT
 
 
 def test_ava_config_reads_records_and_the_official_files_per_workspace():

@@ -16,8 +16,14 @@ r"""Evaluates detections against ground truth: AVA frame-AP, frame-AP, video-AP.
       --groundtruth_tubes_json gt_tubes.json \
       --detection_tubes_json tubes.json
 
-Prints the per-class AP table and the mean AP; with --output_dir also writes
-metrics.json, per_class_ap.csv and pr_curves.png there.
+  # JHMDB figures as papers report them (the ACT detector's evaluation code;
+  # boxes scaled to pixels of the 240 x 320 JHMDB frames):
+  python tools/evaluate.py --metric video_ap --protocol act \
+      --frame_size 240,320 ...
+
+Prints the per-class AP table, the protocol that made it and the mean AP;
+with --output_dir also writes metrics.json, per_class_ap.csv and
+pr_curves.png there.
 """
 
 import os
@@ -33,6 +39,7 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from acrn_tf.data import label_map_util  # pylint: disable=g-import-not-at-top
+from acrn_tf.evaluation import act_protocol
 from acrn_tf.evaluation import ava_csv
 from acrn_tf.evaluation import average_precision
 from acrn_tf.evaluation import ava_protocol
@@ -42,6 +49,8 @@ from acrn_tf.evaluation import video_ap
 AVA_FRAME_AP = 'ava_frame_ap'
 FRAME_AP = 'frame_ap'
 VIDEO_AP = 'video_ap'
+VOC = 'voc'
+ACT = 'act'
 
 _METRIC = flags.DEFINE_enum(
     'metric', AVA_FRAME_AP, [AVA_FRAME_AP, FRAME_AP, VIDEO_AP],
@@ -77,6 +86,17 @@ _AVA_EVALUATOR_VERSION = flags.DEFINE_enum(
     'release that scored AVA v2.1): 2-column rows and fractional timestamps '
     'are refused, detections on keyframes without groundtruth boxes are '
     'false positives.')
+_PROTOCOL = flags.DEFINE_enum(
+    'protocol', VOC, [VOC, ACT],
+    'frame_ap and video_ap: voc (PASCAL VOC: interpolated AP, mean over '
+    'classes with groundtruth) or act (the JHMDB/UCF101-24 evaluation code of '
+    'the ACT detector, whose figures papers report: trapezoid AP from '
+    '(recall 0, precision 1), inclusive-pixel IoU, matching against '
+    'unmatched boxes, tube NMS at 0.3, mean over all labels, video-AP '
+    '0.5:0.95). act needs --frame_size.')
+_FRAME_SIZE = flags.DEFINE_list(
+    'frame_size', None, '--protocol act: HEIGHT,WIDTH of the frames in '
+    'pixels, which scale the normalised boxes (JHMDB: 240,320).')
 _MAX_DETECTIONS_PER_KEYFRAME = flags.DEFINE_integer(
     'max_detections_per_keyframe', None, 'Top-scoring detection rows kept per '
     'keyframe (default 50 for ava_frame_ap, as the official tool; all for '
@@ -129,13 +149,36 @@ def _evaluate_csv(metric: str):
         version=_AVA_EVALUATOR_VERSION.value)
   # Frame-AP counts every detection: a keyframe absent from the groundtruth
   # holds no action, so its detections are false positives.
+  evaluator_fn, protocol, name = None, average_precision.VOC_PROTOCOL, FRAME_AP
+  if _PROTOCOL.value == ACT:
+    size = _frame_size()
+    protocol, name = act_protocol.PROTOCOL, 'frame_ap_act'
+
+    def evaluator_fn(categories, thresholds, metric_name):
+      return act_protocol.ActFrameAPEvaluator(
+          categories, thresholds, metric_name=metric_name, image_size=size)
   return ava_protocol.evaluate_files(
       *paths, excluded_timestamps_csv=excluded,
       max_detections_per_keyframe=_MAX_DETECTIONS_PER_KEYFRAME.value or 0,
       iou_thresholds=_thresholds((0.5,)),
-      key_fn=ava_csv.frame_key_from_row, metric_name=FRAME_AP,
+      key_fn=ava_csv.frame_key_from_row, metric_name=name,
       unannotated=ava_protocol.FALSE_POSITIVES,
-      protocol=average_precision.VOC_PROTOCOL)
+      frame_evaluator_fn=evaluator_fn, protocol=protocol)
+
+
+def _frame_size():
+  """--frame_size as (height, width); UsageError if missing or malformed."""
+  if not _FRAME_SIZE.value:
+    raise app.UsageError('--protocol act needs --frame_size HEIGHT,WIDTH '
+                         '(the frames\' size in pixels; JHMDB: 240,320)')
+  try:
+    size = tuple(float(v) for v in _FRAME_SIZE.value)
+  except ValueError as e:
+    raise app.UsageError(f'--frame_size: {e}') from e
+  if len(size) != 2 or min(size) <= 0:
+    raise app.UsageError('--frame_size: expected HEIGHT,WIDTH, two positive '
+                         f'numbers, got {",".join(_FRAME_SIZE.value)}')
+  return size
 
 
 def _evaluate_tubes():
@@ -145,7 +188,11 @@ def _evaluate_tubes():
   detections = video_ap.read_tubes_json(_existing(_DETECTION_TUBES_JSON))
   thresholds = _thresholds(video_ap.DEFAULT_IOU_THRESHOLDS)
   primary = 0.5 if 0.5 in thresholds else thresholds[0]
-  evaluator = video_ap.VideoAPEvaluator(categories, thresholds, primary)
+  if _PROTOCOL.value == ACT:
+    evaluator = act_protocol.ActVideoAPEvaluator(
+        categories, thresholds, primary, image_size=_frame_size())
+  else:
+    evaluator = video_ap.VideoAPEvaluator(categories, thresholds, primary)
   # The label map is the evaluated class subset: other tubes are skipped.
   for video_id, tubes in groundtruth.items():
     evaluator.add_groundtruth(
@@ -175,17 +222,26 @@ def run(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   metric = _METRIC.value
+  if metric == AVA_FRAME_AP and _PROTOCOL.value != VOC:
+    raise app.UsageError('--protocol: ava_frame_ap follows the ActivityNet '
+                         'evaluator (see --ava_evaluator_version); --protocol '
+                         'chooses how frame_ap and video_ap are computed')
   if metric == VIDEO_AP:
     metrics = _evaluate_tubes()
   else:
     metrics = _evaluate_csv(metric)
   print(reporting.format_per_class_table(metrics))
+  # The metric's own name: frame_ap_act / video_ap_act under the ACT rules.
+  name = metrics['metric']
   key = f'{metrics["primary_iou_threshold"]:g}'
-  print(f'{metric} mAP@{key}: {100 * metrics["mean_ap"]:.2f}%')
+  print(f'{name} mAP@{key}: {100 * metrics["mean_ap"]:.2f}%')
   if metric == VIDEO_AP:
-    print(f'{metric} mAP averaged over IoU '
+    print(f'{name} mAP averaged over IoU '
           f'{",".join(metrics["mean_ap_by_iou"])}: '
           f'{100 * metrics["mean_ap_over_thresholds"]:.2f}%')
+  if act_protocol.MEAN_AP_050_095 in metrics:
+    print(f'{name} mAP@0.5:0.95 (mean over 0.5 + 0.05 i, i = 0..9): '
+          f'{100 * metrics[act_protocol.MEAN_AP_050_095]:.2f}%')
   if metric == AVA_FRAME_AP:
     name = next(iter(metrics['official']))
     print(f'{name} = {metrics["official"][name]:.6f}')

@@ -21,6 +21,10 @@ VOC all-point interpolated area (`average_precision.average_precision`); the
 mean is over classes with ground truth. Detection boxes with ymin >= ymax or
 xmin >= xmax are dropped, as the OD API drops them. The OD API's `difficult` and
 `group_of` flags have no counterpart: action datasets do not annotate them.
+
+Subclasses change the box IoU, the matching, the degenerate-box rule and the
+AP through `_box_iou`, `_match`, `_valid_detection_mask` and
+`_build_metrics` (`act_protocol.ActFrameAPEvaluator` does).
 """
 
 from typing import Dict, List, Mapping, Optional, Sequence, Union
@@ -45,6 +49,7 @@ class _Keyframe:
     self.detection_box_index = None
     self.detection_classes = None
     self.detection_scores = None
+    self.image_size = None  # (height, width) in pixels, if known
 
 
 class FrameAPEvaluator:
@@ -178,7 +183,7 @@ class FrameAPEvaluator:
       self._check_label_ids(entry_classes, where)
       box_index = np.arange(num_boxes)
       entry_scores = scores
-    valid = average_precision.valid_box_mask(boxes)[box_index]
+    valid = self._valid_detection_mask(boxes)[box_index]
     if not valid.all():
       logging.info('frame_ap: %s: %d entries with degenerate boxes dropped.',
                    where, int((~valid).sum()))
@@ -297,9 +302,7 @@ class FrameAPEvaluator:
       scores[class_id] = all_scores[a:b]
       for t_index, threshold in enumerate(thresholds):
         flags[threshold][class_id] = all_flags[t_index, a:b]
-    metrics = average_precision.build_metrics(
-        self._metric_name, self._categories, thresholds, scores, flags,
-        num_groundtruth)
+    metrics = self._build_metrics(scores, flags, num_groundtruth)
     metrics['num_keyframes'] = len(self._keyframes)
     metrics['num_groundtruth_keyframes'] = sum(
         k.groundtruth_boxes is not None for k in self._keyframes.values())
@@ -321,8 +324,7 @@ class FrameAPEvaluator:
     gt_classes = keyframe.groundtruth_classes
     if gt_classes is None or not np.isin(classes, gt_classes).any():
       return classes, scores, flags
-    box_iou = average_precision.iou(keyframe.detection_boxes,
-                                    keyframe.groundtruth_boxes)
+    box_iou = self._box_iou(keyframe)
     gt_class_set = set(gt_classes.tolist())
     for class_id, (a, b) in _runs(classes):
       if class_id not in gt_class_set:
@@ -330,9 +332,27 @@ class FrameAPEvaluator:
       gt_rows = keyframe.groundtruth_box_index[gt_classes == class_id]
       class_iou = box_iou[box_rows[a:b]][:, gt_rows]
       for t_index, threshold in enumerate(self._iou_thresholds):
-        flags[t_index, a:b] = average_precision.match_greedy(class_iou,
-                                                             threshold)
+        flags[t_index, a:b] = self._match(class_iou, threshold)
     return classes, scores, flags
+
+  def _valid_detection_mask(self, boxes: np.ndarray) -> np.ndarray:
+    """bool `[n]`: the detection boxes kept (VOC: non-degenerate ones)."""
+    return average_precision.valid_box_mask(boxes)
+
+  def _box_iou(self, keyframe: _Keyframe) -> np.ndarray:
+    """`[num_detection_boxes, num_groundtruth_boxes]` IoU of a keyframe."""
+    return average_precision.iou(keyframe.detection_boxes,
+                                 keyframe.groundtruth_boxes)
+
+  def _match(self, iou_matrix: np.ndarray, threshold: float) -> np.ndarray:
+    """True-positive flags of one keyframe's ranked detections of a class."""
+    return average_precision.match_greedy(iou_matrix, threshold)
+
+  def _build_metrics(self, scores, flags, num_groundtruth) -> Dict:
+    """The metrics dict from every class's scores and flags (VOC AP)."""
+    return average_precision.build_metrics(
+        self._metric_name, self._categories, self._iou_thresholds, scores,
+        flags, num_groundtruth)
 
 
 def _runs(sorted_values: np.ndarray):

@@ -147,7 +147,8 @@ class VideoAPEvaluator:
                   for video, tube in (detections[i] for i in order)]
       videos = [detections[i][0] for i in order]
       for threshold in self._iou_thresholds:
-        flags[threshold][class_id] = _match(videos, overlaps, threshold)
+        flags[threshold][class_id] = match_best_unmatched(videos, overlaps,
+                                                          threshold)
     metrics = average_precision.build_metrics(
         'video_ap', self._categories, self._iou_thresholds, scores, flags,
         num_groundtruth, primary_iou_threshold=self._primary)
@@ -167,9 +168,19 @@ class VideoAPEvaluator:
                     dtype=np.float64)
 
 
-def _match(videos: List[str], overlaps: List[np.ndarray],
-           threshold: float) -> np.ndarray:
-  """True-positive flags of ranked tubes, each gt tube matched once."""
+def match_best_unmatched(videos: List[str], overlaps: List[np.ndarray],
+                         threshold: float) -> np.ndarray:
+  """True-positive flags of ranked tubes, each gt tube matched once.
+
+  Args:
+    videos: the video of each ranked tube.
+    overlaps: float `[num_gt]` per ranked tube, its ST-IoU with each gt tube
+      of its video and class.
+    threshold: the least ST-IoU of a true positive.
+
+  Returns:
+    bool `[len(videos)]`: each tube takes the free gt tube it overlaps most.
+  """
   taken: Dict[str, np.ndarray] = {}
   flags = np.zeros(len(videos), dtype=bool)
   for i, (video, ious) in enumerate(zip(videos, overlaps)):

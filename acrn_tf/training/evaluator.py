@@ -2,8 +2,9 @@
 
 Each replica runs preprocess -> predict -> postprocess on its part of the
 batch; the outputs and the ground truth come back to the host as numpy and
-feed the metrics of `eval_config.metrics_set` (frame-AP and the AVA protocol
-from `acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
+feed the metrics of `eval_config.metrics_set` (frame-AP, under the VOC or the
+ACT protocol of `eval_config.ap_protocol`, and the AVA protocol from
+`acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
 per-class AP csv, PR curves PNG) into `<model_dir>/eval/step_<N>/`, a few
 keyframes with ground-truth boxes (green), detections (labelled) and the
 top detection's relation heat map into TensorBoard, and returns the scalars
@@ -19,6 +20,7 @@ import orbit
 import tensorflow as tf
 
 from acrn_tf.core import standard_fields as fields
+from acrn_tf.evaluation import act_protocol
 from acrn_tf.evaluation import ava_csv
 from acrn_tf.evaluation import ava_protocol
 from acrn_tf.evaluation import frame_ap
@@ -31,6 +33,8 @@ _D = fields.DetectionResultFields
 # Ground truth and ids the host needs from each batch.
 _INPUT_KEYS = (_I.video_id, _I.keyframe_timestamp, _I.groundtruth_boxes,
                _I.groundtruth_classes, _I.groundtruth_valid)
+# Passed on when the batch has them (the ACT protocol's pixel boxes).
+_OPTIONAL_INPUT_KEYS = (_I.original_frame_shape,)
 
 
 class DetectionEvaluator(orbit.StandardEvaluator):
@@ -83,8 +87,12 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     evaluators = {}
     for metric in metrics:
       if metric == eval_pb2.EvalConfig.FRAME_AP:
-        evaluators['frame_ap'] = frame_ap.FrameAPEvaluator(
-            self._label_map, iou_thresholds=thresholds)
+        if self._config.ap_protocol == eval_pb2.EvalConfig.ACT:
+          evaluators['frame_ap_act'] = act_protocol.ActFrameAPEvaluator(
+              self._label_map, iou_thresholds=thresholds)
+        else:
+          evaluators['frame_ap'] = frame_ap.FrameAPEvaluator(
+              self._label_map, iou_thresholds=thresholds)
       elif metric == eval_pb2.EvalConfig.AVA_FRAME_AP:
         categories = self._label_map
         if self._config.ava_class_subset_path:
@@ -121,6 +129,8 @@ class DetectionEvaluator(orbit.StandardEvaluator):
       detections = model.postprocess(
           predictions, true_image_shape=batch[_I.true_image_shape])
       outputs = {key: batch[key] for key in _INPUT_KEYS}
+      outputs.update({key: batch[key] for key in _OPTIONAL_INPUT_KEYS
+                      if key in batch})
       outputs[_I.frames] = batch[_I.keyframe]
       outputs.update(detections)
       return outputs

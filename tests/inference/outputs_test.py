@@ -55,10 +55,10 @@ def test_csv_round_trip_through_the_ava_reader(tmp_path):
   rows = outputs.keyframe_csv_rows('vid', 3.0, detections, (1, 4))
   assert outputs.write_detections_csv(path, rows) == 2
   read = ava_csv.read_csv(path)
-  assert list(read) == ['vid,0003']
-  np.testing.assert_allclose(read['vid,0003'].boxes,
+  assert list(read) == ['vid,3.000000']
+  np.testing.assert_allclose(read['vid,3.000000'].boxes,
                              [[0.1, 0.2, 0.5, 0.6]] * 2)
-  np.testing.assert_array_equal(read['vid,0003'].labels, [1, 4])
+  np.testing.assert_array_equal(read['vid,3.000000'].labels, [1, 4])
 
 
 def test_tubes_link_keyframes_and_serialise(tmp_path):

@@ -167,3 +167,75 @@ def test_missing_file_and_bad_row_fail_clearly(tmp_path):
   result = _run([f'--groundtruth_csv={groundtruth}'], directory)
   assert result.returncode != 0
   assert 'needs --detections_csv, --label_map_path' in result.stderr
+
+
+def test_frame_ap_under_the_act_protocol(tmp_path):
+  directory = str(tmp_path)
+  # In a 240 x 320 frame: gt 1 on columns 0..99, gt 2 on 20..119 (rows
+  # 0..99); two detections equal to gt 1. ACT: the second takes gt 2
+  # (inclusive IoU 80 / 120): AP 1. VOC: a duplicate of gt 1: AP 1/2.
+  def box(x1, x2):
+    return f'{x1 / 320},0.0,{x2 / 320},{99 / 240}'
+  groundtruth = _write(directory, 'gt.csv', f'vid,1.0,{box(0, 99)},1\n'
+                       f'vid,1.0,{box(20, 119)},1\n')
+  detections = _write(directory, 'det.csv', f'vid,1.0,{box(0, 99)},1,0.9\n'
+                      f'vid,1.0,{box(0, 99)},1,0.8\n')
+  label_map = _write(directory, 'label_map.pbtxt', LABEL_MAP)
+  args = ['--metric=frame_ap', f'--groundtruth_csv={groundtruth}',
+          f'--detections_csv={detections}', f'--label_map_path={label_map}']
+  result = _run(args + ['--protocol=act', '--frame_size=240,320',
+                        f'--output_dir={directory}/out'], directory)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  # The mean is over both labels: talk has no groundtruth, AP 0.
+  assert lines[1].split() == ['1', 'stand', '2', '2', '100.00']
+  assert lines[2].split() == ['2', 'talk', '0', '0', '0.00']
+  assert 'frame_ap_act mAP@0.5: 50.00%' in lines
+  assert any(line.startswith('protocol: ACT (') for line in lines)
+  with open(os.path.join(directory, 'out', 'metrics.json')) as f:
+    saved = json.load(f)
+  assert saved['metric'] == 'frame_ap_act'
+  assert saved['protocol'].startswith('ACT (')
+  result = _run(args, directory)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  assert lines[1].split() == ['1', 'stand', '2', '2', '50.00']
+  assert 'frame_ap mAP@0.5: 50.00%' in lines
+  assert any(line.startswith('protocol: PASCAL VOC') for line in lines)
+  result = _run(args + ['--protocol=act'], directory)
+  assert result.returncode != 0
+  assert '--protocol act needs --frame_size HEIGHT,WIDTH' in result.stderr
+
+
+def test_video_ap_under_the_act_protocol(tmp_path):
+  directory = str(tmp_path)
+  full = [0.0, 0.0, 1.0, 1.0]
+  groundtruth = os.path.join(directory, 'gt_tubes.json')
+  detections = os.path.join(directory, 'tubes.json')
+  video_ap.write_tubes_json(groundtruth, {
+      'v1': [tube_linking.Tube(1, range(10), [full] * 10)]})
+  # Frames 0..9 (on the gt, 0.9) and 0..3 (0.95): their ST-IoU is 0.4, so
+  # NMS at 0.3 keeps the 0.95 one alone, whose ST-IoU with the gt is 0.4:
+  # a hit at 0.2 only. Without NMS (VOC) the 0.9 tube hits at every
+  # threshold after the 0.95 miss: AP 1/2 at 0.5.
+  video_ap.write_tubes_json(detections, {'v1': [
+      tube_linking.Tube(1, range(10), [full] * 10, [0.9] * 10),
+      tube_linking.Tube(1, range(4), [full] * 4, [0.95] * 4)]})
+  label_map = _write(directory, 'label_map.pbtxt', LABEL_MAP)
+  args = ['--metric=video_ap', f'--label_map_path={label_map}',
+          f'--groundtruth_tubes_json={groundtruth}',
+          f'--detection_tubes_json={detections}']
+  result = _run(args + ['--protocol=act', '--frame_size=240,320'],
+                directory)
+  assert result.returncode == 0, result.stderr
+  lines = result.stdout.splitlines()
+  # stand: AP 1, 0, 0; talk (no groundtruth) 0: means 1/2, 0, 0.
+  assert lines[1].split() == ['1', 'stand', '1', '1', '100.00', '0.00',
+                              '0.00']
+  assert 'video_ap_act mAP@0.5: 0.00%' in lines
+  assert 'video_ap_act mAP averaged over IoU 0.2,0.5,0.75: 16.67%' in lines
+  assert ('video_ap_act mAP@0.5:0.95 (mean over 0.5 + 0.05 i, i = 0..9): '
+          '0.00%') in lines
+  result = _run(args, directory)
+  assert result.returncode == 0, result.stderr
+  assert 'video_ap mAP@0.5: 50.00%' in result.stdout.splitlines()

@@ -38,7 +38,7 @@ class _Oracle:
     }
 
 
-def _dataset(num_examples=6, batch_size=2):
+def _dataset(num_examples=6, batch_size=2, frame_shape=None):
   rng = np.random.default_rng(0)
   corner = rng.uniform(0.0, 0.5, [num_examples, 2, 2])
   boxes = np.concatenate([corner, corner + 0.4], -1).astype(np.float32)
@@ -57,17 +57,21 @@ def _dataset(num_examples=6, batch_size=2):
           np.float32),
       _I.true_image_shape: np.array([[32, 32, 3]] * num_examples, np.int32),
   }
+  if frame_shape is not None:
+    examples[_I.original_frame_shape] = np.array(
+        [frame_shape] * num_examples, np.int32)
   dataset = tf.data.Dataset.from_tensor_slices(examples).batch(batch_size)
   return tf.distribute.get_strategy().experimental_distribute_dataset(
       dataset)
 
 
-def _evaluator(tmp_path, **config):
+def _evaluator(tmp_path, frame_shape=None, **config):
   eval_config = eval_pb2.EvalConfig(
       metrics_set=[eval_pb2.EvalConfig.FRAME_AP], iou_thresholds=[0.5],
       **config)
   return evaluator_lib.DetectionEvaluator(
-      _Oracle(), _dataset(), tf.distribute.get_strategy(), eval_config,
+      _Oracle(), _dataset(frame_shape=frame_shape),
+      tf.distribute.get_strategy(), eval_config,
       _LABEL_MAP, output_dir=str(tmp_path / 'eval'),
       summary_dir=str(tmp_path / 'summaries'),
       global_step=tf.Variable(7, dtype=tf.int64))
@@ -89,6 +93,26 @@ def test_a_perfect_detector_scores_one_and_writes_its_report(tmp_path):
   # plus width and height.
   assert len(images) == 1
   assert len(tf.make_ndarray(images[0].tensor)) == 2 + 3
+
+
+def test_act_protocol_is_named_in_metrics_reports_and_scalars(tmp_path):
+  # The perfect detector under ap_protocol ACT, boxes scaled by the stored
+  # 240 x 320 frame size: every class AP 1.
+  evaluator = _evaluator(tmp_path, frame_shape=[240, 320],
+                         ap_protocol=eval_pb2.EvalConfig.ACT)
+  scalars = evaluator.evaluate(-1)
+  metrics = evaluator.last_metrics['frame_ap_act']
+  assert metrics['mean_ap'] == 1.0
+  assert metrics['protocol'].startswith('ACT (')
+  assert 'frame_ap_act/mAP@0.5IOU' in scalars
+  assert all(name.startswith('frame_ap_act/') for name in scalars)
+  report = tmp_path / 'eval' / 'step_7' / 'frame_ap_act' / 'metrics.json'
+  assert '"protocol": "ACT (' in report.read_text()
+  # The VOC default says so too.
+  evaluator = _evaluator(tmp_path)
+  evaluator.evaluate(-1)
+  assert evaluator.last_metrics['frame_ap']['protocol'].startswith(
+      'PASCAL VOC')
 
 
 def test_num_examples_stops_mid_batch(tmp_path):
