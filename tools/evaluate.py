@@ -59,7 +59,8 @@ _METRIC = flags.DEFINE_enum(
     'fractional timestamps allowed; video_ap: tubes from JSON files.')
 _GROUNDTRUTH_CSV = flags.DEFINE_string(
     'groundtruth_csv', None, 'Groundtruth csv: video_id, timestamp, x1, y1, '
-    'x2, y2, action_id[, person_id] (normalised, x before y).')
+    'x2, y2, action_id[, person_id] (normalised, x before y), or video_id, '
+    'timestamp alone for a keyframe annotated with no action.')
 _DETECTIONS_CSV = flags.DEFINE_string(
     'detections_csv', None, 'Detections csv: video_id, timestamp, x1, y1, '
     'x2, y2, action_id, score.')
