@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from acrn_tf.core import checkpoint_paths
+from acrn_tf.models import s3dg
 
 DEFAULT_SCOPE = 'InceptionV1'
 
@@ -112,6 +113,24 @@ def endpoint_ignore_patterns(endpoints: Sequence[str]) -> Tuple[str, ...]:
   `endpoint_ignore_patterns(['MaxPool_5a_2x2', 'Mixed_5b', 'Mixed_5c'])`.
   """
   return tuple(rf'/{re.escape(name)}/' for name in endpoints)
+
+
+def unowned_endpoint_patterns(models) -> Tuple[str, ...]:
+  """Ignore patterns for the S3D-G endpoints none of `models` has.
+
+  E.g. for a tower built up to Mixed_4f: MaxPool_5a_2x2, Mixed_5b and
+  Mixed_5c; for a head: every endpoint but Mixed_5b and Mixed_5c. With
+  them, a full checkpoint restores any one part of the network.
+
+  Args:
+    models: one or more built `S3DG` / `S3DGHead`.
+  """
+  if not isinstance(models, (list, tuple)):
+    models = [models]
+  owned = {name.split('/', 1)[0] for model in models
+           for name in model.slim_variables()}
+  return endpoint_ignore_patterns(
+      [e for e in s3dg.ENDPOINTS if e not in owned])
 
 
 def resolve_checkpoint_path(checkpoint_path: str) -> str:
