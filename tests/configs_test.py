@@ -72,7 +72,7 @@ def test_paper_configs_warm_start_from_the_papers_three_checkpoints(name):
   assert [s.checkpoint for s in train.warm_start_source] == [
       'PATH_TO_BE_CONFIGURED/pretrained/s3dg_rgb_kinetics/model.ckpt',
       'PATH_TO_BE_CONFIGURED/pretrained/s3dg_flow_kinetics/model.ckpt',
-      'PATH_TO_BE_CONFIGURED/pretrained/resnet50_imagenet']
+      'PATH_TO_BE_CONFIGURED/pretrained/resnet50_imagenet/ckpt-28080']
 
 
 def test_ava_config_evaluates_60_classes():
