@@ -133,11 +133,6 @@ def unowned_endpoint_patterns(models) -> Tuple[str, ...]:
       [e for e in s3dg.ENDPOINTS if e not in owned])
 
 
-def resolve_checkpoint_path(checkpoint_path: str) -> str:
-  """The checkpoint prefix of a prefix or a directory; ValueError if none."""
-  return checkpoint_paths.resolve(checkpoint_path, 'slim checkpoint')
-
-
 def slim_variable_map(models, scope: str = DEFAULT_SCOPE
                       ) -> Dict[str, List[tf.Variable]]:
   """Full slim name -> the model variables it restores.
@@ -212,7 +207,7 @@ def load_slim_s3dg_checkpoint(
     SlimCheckpointMismatchError: the checkpoint does not fit; its message
       lists every unmatched, missing and mis-shaped variable.
   """
-  path = resolve_checkpoint_path(checkpoint_path)
+  path = checkpoint_paths.resolve(checkpoint_path, 'slim checkpoint')
   try:
     reader = tf.train.load_checkpoint(path)
   except (tf.errors.OpError, ValueError) as e:
