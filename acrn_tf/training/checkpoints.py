@@ -385,11 +385,12 @@ def _restore_source(model, source: _Source, objects: Dict[str, Any],
       new_scene_layers=_names(new_vars)), restored
 
 
-def _log(report: SourceReport) -> None:
+def _log(report: SourceReport, objects: Dict[str, Any]) -> None:
+  parts = ', '.join(f'{name} ({len(part.variables)})'
+                    for name, part in objects.items())
   logging.info('Warm start %s from %s (%s): restored %d variables of %s; '
                'skipped %d.', report.source, report.path, report.kind,
-               len(report.restored), ', '.join(report.parts),
-               len(report.skipped))
+               len(report.restored), parts, len(report.skipped))
   for name in report.resampled:
     logging.info('  resampled to this clip length: %s', name)
   for line in report.skipped:
@@ -431,7 +432,7 @@ def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
     report, variables = _restore_source(
         model, source, objects, path,
         train_config.relation_head_from_actor_head)
-    _log(report)
+    _log(report, objects)
     reports.append(report)
     restored += variables
   restored_ids = {id(v) for v in restored}

@@ -1,5 +1,6 @@
 """checkpoints.warm_start: each checkpoint type restores what it should."""
 
+import logging
 import os
 
 import numpy as np
@@ -429,12 +430,19 @@ def _three_sources(paths, rgb_parts):
 @pytest.mark.parametrize('relation_head', [True, False],
                          ids=['paper', 'relation_head_new'])
 def test_three_public_sources_restore_every_pretrained_part(
-    two_stream, relation_head):
+    two_stream, relation_head, caplog):
   model, paths, values, resnet = two_stream
   before = _reset(model)
   rgb_parts = ['RGB_TOWER', 'ACTOR_HEAD'] + (
       ['RELATION_HEAD'] if relation_head else [])
-  report = checkpoints.warm_start(model, _three_sources(paths, rgb_parts))
+  with caplog.at_level(logging.INFO):
+    report = checkpoints.warm_start(model, _three_sources(paths, rgb_parts))
+  flow_tower = model.feature_extractor.towers['flow'].variables
+  assert (f'Warm start train_config.warm_start_source[1] from {paths["flow"]}'
+          f' (SLIM_S3DG): restored {len(flow_tower)} variables of flow_tower '
+          f'({len(flow_tower)}); skipped ') in caplog.text
+  assert ('skipped InceptionV1/Logits/Conv2d_0c_1x1/weights: the '
+          'checkpoint\'s classifier') in caplog.text
 
   towers = model.feature_extractor.towers
   heads = [model.actor_head.head] + (
