@@ -572,3 +572,26 @@ def test_each_source_has_its_own_scope(tmp_path, two_stream):
                      'checkpoint .* does not fit the model; nothing was '
                      'restored'):
     checkpoints.warm_start(model, config)
+
+
+def test_shared_parts_and_a_resnet_overlap_in_the_backbone(tmp_path, models):
+  target, source = models
+  full = tf.train.Checkpoint(model=source).save(str(tmp_path / 'run' / 'ckpt'))
+  resnet = tf.train.Checkpoint(backbone=source.actor_detector.backbone).save(
+      str(tmp_path / 'resnet' / 'ckpt'))
+  config = train_pb2.TrainConfig()
+  config.warm_start_source.add(checkpoint=full,
+                               type=train_pb2.TrainConfig.SHARED_PARTS)
+  config.warm_start_source.add(checkpoint=resnet,
+                               type=train_pb2.TrainConfig.RESNET)
+  with pytest.raises(ValueError, match=r'^train_config\.warm_start_source\[1\]'
+                     rf' \({resnet}, RESNET\) and train_config\.'
+                     r'warm_start_source\[0\] would both restore '):
+    checkpoints.warm_start(target, config)
+  # One source of each: restored as the single fine_tune_checkpoint is.
+  del config.warm_start_source[1]
+  report = checkpoints.warm_start(target, config)
+  assert [(s.source, s.kind) for s in report.sources] == [
+      ('train_config.warm_start_source[0]', 'SHARED_PARTS')]
+  assert report.sources[0].parts == ['feature_extractor', 'actor_detector',
+                                     'actor_head']
