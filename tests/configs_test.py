@@ -8,6 +8,7 @@ import pytest
 from acrn_tf.builders import config_util
 from acrn_tf.protos import eval_pb2
 from acrn_tf.protos import s3dg_pb2
+from acrn_tf.protos import train_pb2
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO_ROOT, 'configs', '**',
@@ -49,6 +50,30 @@ def test_paper_configs_follow_the_paper(name):
   assert cosine.warmup_learning_rate == pytest.approx(1e-5)
   assert cosine.learning_rate_base == pytest.approx(1e-3)
   assert cosine.warmup_steps == 40000
+
+
+@pytest.mark.parametrize('name', ['jhmdb/acrn_s3dg_split1.config',
+                                  'jhmdb/acrn_s3dg_split2.config',
+                                  'jhmdb/acrn_s3dg_split3.config',
+                                  'ava/acrn_s3dg_v2.1.config'])
+def test_paper_configs_warm_start_from_the_papers_three_checkpoints(name):
+  # Paper 4.1: S3D-G RGB and flow pretrained on Kinetics, both Mixed_5b/5c
+  # heads from the RGB stream, ResNet-50 pretrained on ImageNet.
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', name))
+  train = config.train_config
+  source = train_pb2.TrainConfig.WarmStartSource
+  assert not train.fine_tune_checkpoint
+  assert [(s.type, list(s.part)) for s in train.warm_start_source] == [
+      (train_pb2.TrainConfig.SLIM_S3DG,
+       [source.RGB_TOWER, source.ACTOR_HEAD, source.RELATION_HEAD]),
+      (train_pb2.TrainConfig.SLIM_S3DG, [source.FLOW_TOWER]),
+      (train_pb2.TrainConfig.RESNET, []),
+  ]
+  assert [s.checkpoint for s in train.warm_start_source] == [
+      'PATH_TO_BE_CONFIGURED/pretrained/s3dg_rgb_kinetics/model.ckpt',
+      'PATH_TO_BE_CONFIGURED/pretrained/s3dg_flow_kinetics/model.ckpt',
+      'PATH_TO_BE_CONFIGURED/pretrained/resnet50_imagenet/ckpt-28080']
 
 
 def test_ava_config_evaluates_60_classes():

@@ -9,7 +9,8 @@ running one optimizer step on that batch:
   step()
 
 `detection_trainer_factory` adapts the library's orbit trainer
-(`trainer.DetectionTrainer` over `train_lib.build_model`) to it;
+(`trainer.DetectionTrainer` over `model_builder.build_with_variables`) to
+it;
 `find_train_step_factory` says whether the library is there. The batch is
 synthetic (random frames and boxes of the config's sizes) and repeated, so
 the timing is the step's alone; the input pipeline is measured apart
@@ -30,7 +31,7 @@ from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import standard_fields as fields
 
 TRAINER_MODULE = 'acrn_tf.training.trainer'
-TRAIN_LIB_MODULE = 'acrn_tf.training.train_lib'
+MODEL_BUILDER_MODULE = 'acrn_tf.builders.model_builder'
 LOSS_NAMES = (fields.LossFields.rpn_objectness,
               fields.LossFields.rpn_localization,
               fields.LossFields.classification, fields.LossFields.localization,
@@ -40,14 +41,15 @@ StepFactory = Callable[[Any, Dict[str, tf.Tensor]], Callable[[], Any]]
 
 
 def _training_modules():
-  """(trainer module, train_lib module) or raises ImportError/AttributeError."""
+  """(trainer module, model_builder module) or raises ImportError or
+  AttributeError."""
   trainer = importlib.import_module(TRAINER_MODULE)
-  train_lib = importlib.import_module(TRAIN_LIB_MODULE)
+  builder = importlib.import_module(MODEL_BUILDER_MODULE)
   for module, name in ((trainer, 'DetectionTrainer'),
-                       (train_lib, 'build_model')):
+                       (builder, 'build_with_variables')):
     if not hasattr(module, name):
       raise AttributeError(f'{module.__name__} has no {name}')
-  return trainer, train_lib
+  return trainer, builder
 
 
 def find_train_step_factory() -> Tuple[Optional[StepFactory], str]:
@@ -79,13 +81,13 @@ def detection_trainer_factory(pipeline, batch: Dict[str, tf.Tensor]
     A callable running one training step; it returns the loop's outputs
     (losses, gradient norm, learning rate).
   """
-  trainer_lib, train_lib = _training_modules()
+  trainer_lib, builder = _training_modules()
   strategy = tf.distribute.get_strategy()
   train_config = pipeline.train_config
   batch_size = int(batch[fields.InputDataFields.frames].shape[0])
   with strategy.scope():
-    model = train_lib.build_model(pipeline, pipeline.train_input_reader,
-                                  is_training=True)
+    model = builder.build_with_variables(
+        pipeline, pipeline.train_input_reader, is_training=True)
     optimizer, _ = optimizer_builder.build(train_config.optimizer)
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     iterator = iter(strategy.experimental_distribute_dataset(dataset))

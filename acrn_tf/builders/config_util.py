@@ -229,3 +229,29 @@ def save_pipeline_config(config: pipeline_pb2.TrainEvalPipelineConfig,
       os.remove(tmp_path)
     raise
   return path
+
+
+def eval_input_reader(config: pipeline_pb2.TrainEvalPipelineConfig,
+                      source: str = 'pipeline config',
+                      fall_back_to_train: bool = False):
+  """The input reader evaluation, export and inference take clips from.
+
+  The first eval_input_reader: its frames_per_clip, frame_stride and image
+  size define the clips the model is built for outside training.
+
+  Args:
+    config: the pipeline config.
+    source: how the error names the config (e.g. its path).
+    fall_back_to_train: without an eval_input_reader, take the
+      train_input_reader (an export of a config that evaluates nothing).
+
+  Raises:
+    ConfigError: the config has no eval_input_reader (and no fall-back).
+  """
+  if config.eval_input_reader:
+    return config.eval_input_reader[0]
+  if fall_back_to_train:
+    return config.train_input_reader
+  raise ConfigError(
+      f'{source}: eval_input_reader: the config has none (its '
+      'frames_per_clip, frame_stride and image size define the clip)')

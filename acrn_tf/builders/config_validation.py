@@ -74,7 +74,7 @@ def validate_pipeline(config: pipeline_pb2.TrainEvalPipelineConfig,
   _validate_relation(check, model.relation_module, model.feature_extractor,
                      f'{path}.relation_module')
   check.required(config, 'train_config', '')
-  _validate_train(check, config.train_config, 'train_config')
+  _validate_train(check, config.train_config, 'train_config', model)
   check.required(config, 'train_input_reader', '')
   _validate_input_reader(check, config.train_input_reader,
                          'train_input_reader', model)
@@ -205,7 +205,62 @@ def _validate_relation(check, relation, extractor, path):
     check.at_least(f'{path}.santoro.num_units', relation.santoro.num_units, 1)
 
 
-def _validate_train(check, train, path):
+_TYPES = train_pb2.TrainConfig.FineTuneCheckpointType
+_PARTS = train_pb2.TrainConfig.WarmStartSource.Part
+
+
+def _validate_warm_start_sources(check, sources, model, path):
+  """Each source: a path, a type, parts the model has, a fitting scope."""
+  streams = model.feature_extractor.streams
+  streams_name = s3dg_pb2.S3dgFeatureExtractor.Streams.Name(streams)
+  has = {
+      _PARTS.RGB_TOWER: streams != s3dg_pb2.S3dgFeatureExtractor.FLOW,
+      _PARTS.FLOW_TOWER: streams != s3dg_pb2.S3dgFeatureExtractor.RGB,
+      _PARTS.ACTOR_HEAD: True,
+      _PARTS.RELATION_HEAD: (
+          model.relation_module.WhichOneof('relation_module_oneof') ==
+          'acrn'),
+  }
+  owner = {}
+  for i, source in enumerate(sources):
+    spath = f'{path}[{i}]'
+    if not source.checkpoint:
+      check.fail(f'{spath}.checkpoint', 'is required (a checkpoint prefix or '
+                 'directory)')
+    if source.type == train_pb2.TrainConfig.UNSPECIFIED:
+      check.fail(f'{spath}.type', 'is required (SLIM_S3DG, RESNET, FULL or '
+                 'SHARED_PARTS)')
+    kind = _TYPES.Name(source.type)
+    if source.type == train_pb2.TrainConfig.FULL and len(sources) > 1:
+      check.fail(f'{spath}.type', 'FULL restores the whole model: it must be '
+                 'the only warm_start_source')
+    if source.part and source.type != train_pb2.TrainConfig.SLIM_S3DG:
+      check.fail(f'{spath}.part', f'only SLIM_S3DG sources take parts; {kind} '
+                 'restores what its type says')
+    for j, part in enumerate(source.part):
+      name = _PARTS.Name(part)
+      if part == _PARTS.DEFAULT_PARTS:
+        check.fail(f'{spath}.part[{j}]', 'DEFAULT_PARTS is not a part: leave '
+                   'part empty for every S3D-G part')
+      if not has[part]:
+        check.fail(f'{spath}.part[{j}]', f'{name}: the model has no such '
+                   f'part (streams {streams_name}; a relation head only with '
+                   'the acrn relation module)')
+      if part in owner:
+        check.fail(f'{spath}.part[{j}]', f'{name} is already restored by '
+                   f'{owner[part]}')
+      owner[part] = spath
+    scope = source.scope
+    if scope and source.type in (train_pb2.TrainConfig.FULL,
+                                 train_pb2.TrainConfig.SHARED_PARTS):
+      check.fail(f'{spath}.scope', f'must be empty for {kind} (an acrn_tf '
+                 f'checkpoint), got {scope!r}')
+    if scope and '' in scope.split('/'):
+      check.fail(f'{spath}.scope', 'must be names joined by single "/", '
+                 f'with none at either end, got {scope!r}')
+
+
+def _validate_train(check, train, path, model):
   check.at_least(f'{path}.batch_size', train.batch_size, 1)
   check.at_least(f'{path}.num_steps', train.num_steps, 0)
   check.at_least(f'{path}.gradient_clipping_by_norm',
@@ -224,11 +279,19 @@ def _validate_train(check, train, path):
   if has_type and not has_path:
     check.fail(f'{path}.fine_tune_checkpoint', 'must be set when '
                'fine_tune_checkpoint_type is given')
+  if has_path and train.warm_start_source:
+    check.fail(f'{path}.warm_start_source', 'set either fine_tune_checkpoint '
+               '(one source) or warm_start_source (several), not both')
+  _validate_warm_start_sources(check, train.warm_start_source, model,
+                               f'{path}.warm_start_source')
+  types = [s.type for s in train.warm_start_source] + [
+      train.fine_tune_checkpoint_type]
   if train.relation_head_from_actor_head and (
-      train.fine_tune_checkpoint_type != train_pb2.TrainConfig.SHARED_PARTS):
+      train_pb2.TrainConfig.SHARED_PARTS not in types):
     check.fail(f'{path}.relation_head_from_actor_head', 'needs '
-               'fine_tune_checkpoint_type SHARED_PARTS (the actor head it '
-               'copies is restored by it)')
+               'fine_tune_checkpoint_type SHARED_PARTS or a warm_start_source '
+               'of type SHARED_PARTS (the actor head it copies is restored by '
+               'it)')
   check.required(train, 'optimizer', path)
   opt_path = f'{path}.optimizer'
   if train.optimizer.WhichOneof('optimizer') != 'momentum_optimizer':
@@ -346,7 +409,7 @@ def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
   """A warning when S3D-G's batch-norm statistics cannot settle in training.
 
   S3D-G trained from scratch (no SLIM_S3DG, FULL or SHARED_PARTS
-  fine-tune checkpoint,
+  fine-tune checkpoint or warm-start source,
   batch norm not frozen) keeps ``batch_norm_decay ** num_steps`` of its
   initial moving statistics at the end of training; see
   `_STALE_STATISTICS_WEIGHT`.
@@ -358,10 +421,11 @@ def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
   model = config.model.video_faster_rcnn
   extractor = model.feature_extractor
   train = config.train_config
-  loads_s3dg = train.fine_tune_checkpoint and (
-      train.fine_tune_checkpoint_type in (
-          train_pb2.TrainConfig.SLIM_S3DG, train_pb2.TrainConfig.FULL,
-          train_pb2.TrainConfig.SHARED_PARTS))
+  s3dg_types = (train_pb2.TrainConfig.SLIM_S3DG, train_pb2.TrainConfig.FULL,
+                train_pb2.TrainConfig.SHARED_PARTS)
+  loads_s3dg = (train.fine_tune_checkpoint and
+                train.fine_tune_checkpoint_type in s3dg_types) or any(
+                    s.type in s3dg_types for s in train.warm_start_source)
   if loads_s3dg or extractor.use_frozen_batch_norm or train.num_steps < 1:
     return ''
   decay = extractor.batch_norm_decay

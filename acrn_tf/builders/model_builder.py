@@ -4,13 +4,19 @@ The one place config messages become model objects: the S3D-G feature
 extractor, the keyframe actor detector, the action head, the relation module
 (`relation_builder`) and the meta-architecture wiring them. A config without
 a relation module (or with `none`) gives the Base-Model (`VideoFasterRCNN`);
-any other relation module gives `ACRNMetaArch`.
+any other relation module gives `ACRNMetaArch`. Training, evaluation, export
+and inference all build their model here (`build_with_variables`), with the
+clip settings of one input reader (`config_util.eval_input_reader`) and
+the classes of one label map (`model_label_map`).
 """
 
-from typing import Optional, Sequence, Tuple
+from typing import Dict, Optional, Sequence, Tuple
+
+import tensorflow as tf
 
 from acrn_tf.builders import relation_builder
 from acrn_tf.core import standard_fields as fields
+from acrn_tf.data import label_map_util
 from acrn_tf.meta_architectures import acrn_meta_arch
 from acrn_tf.meta_architectures import action_head
 from acrn_tf.meta_architectures import video_faster_rcnn
@@ -19,6 +25,7 @@ from acrn_tf.models import video_feature_extractor
 from acrn_tf.protos import action_head_pb2
 from acrn_tf.protos import actor_detector_pb2
 from acrn_tf.protos import model_pb2
+from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
 from acrn_tf.relation import none
 
@@ -222,3 +229,49 @@ def build(model_config: model_pb2.ActionDetectionModel,
     return video_faster_rcnn.VideoFasterRCNN(name='base_model', **kwargs)
   return acrn_meta_arch.ACRNMetaArch(relation_module=relation, name='acrn',
                                      **kwargs)
+
+
+def build_with_variables(config: pipeline_pb2.TrainEvalPipelineConfig,
+                         reader, is_training: bool
+                         ) -> video_faster_rcnn.VideoFasterRCNN:
+  """Builds the pipeline's model and creates its variables with a zero clip.
+
+  The keyframe for the actor detector always comes from the RGB frames, so
+  frames are fed even to a flow-only extractor.
+
+  Args:
+    config: the pipeline config.
+    reader: the input reader whose clips the model takes (frames_per_clip,
+      image_height, image_width): the train_input_reader for training,
+      `config_util.eval_input_reader(config)` otherwise.
+    is_training: see `build`.
+
+  Returns:
+    The built model, every variable created.
+  """
+  image_size = int(reader.image_height), int(reader.image_width)
+  model = build(config.model, is_training=is_training, image_size=image_size)
+  clip = [1, max(reader.frames_per_clip, 1), *image_size]
+  inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
+  if 'flow' in model.feature_extractor.towers:
+    inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
+  model.predict(model.preprocess(inputs), training=False)
+  return model
+
+
+def model_label_map(config: pipeline_pb2.TrainEvalPipelineConfig
+                    ) -> Dict[int, str]:
+  """The model's classes: the eval label map, else the train one.
+
+  Read from the first label_map_path of eval_config, the eval input
+  readers and the train input reader; without any, the classes are named
+  by their ids 1..num_classes.
+  """
+  paths = [config.eval_config.label_map_path]
+  paths += [r.label_map_path for r in config.eval_input_reader]
+  paths.append(config.train_input_reader.label_map_path)
+  for path in paths:
+    if path:
+      return label_map_util.read_label_map(path)
+  num = config.model.video_faster_rcnn.action_head.num_classes
+  return {i: str(i) for i in range(1, num + 1)}

@@ -31,13 +31,13 @@ from absl import logging
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
 from acrn_tf.export import serving_inputs
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
-from acrn_tf.training import train_lib
 
 SAVED_MODEL_DIR = serving_inputs.SAVED_MODEL_DIR
 LABEL_MAP_NAME = serving_inputs.LABEL_MAP_NAME
@@ -61,31 +61,12 @@ class ExportResult:
   output_keys: Tuple[str, ...]
 
 
-def resolve_checkpoint(path: str) -> str:
-  """A checkpoint prefix, or the latest checkpoint of a directory.
-
-  Raises:
-    ExportError: nothing there, naming the path.
-  """
-  try:
-    return checkpoint_paths.resolve(path, 'trained_checkpoint_dir')
-  except checkpoint_paths.CheckpointNotFoundError as e:
-    raise ExportError(str(e)) from e
-
-
-def _input_reader(config: pipeline_pb2.TrainEvalPipelineConfig):
-  """The reader whose clip settings the exported model takes."""
-  if config.eval_input_reader:
-    return config.eval_input_reader[0]
-  return config.train_input_reader
-
-
 def input_spec_for(config: pipeline_pb2.TrainEvalPipelineConfig,
                    input_type: str,
                    max_image_size: Optional[int] = None
                    ) -> serving_inputs.ServingInputSpec:
   """The serving input of `config`'s model (eval reader's clip settings)."""
-  reader = _input_reader(config)
+  reader = config_util.eval_input_reader(config, fall_back_to_train=True)
   image_size = (int(reader.image_height), int(reader.image_width))
   extractor = config.model.video_faster_rcnn.feature_extractor
   return serving_inputs.ServingInputSpec(
@@ -96,7 +77,7 @@ def input_spec_for(config: pipeline_pb2.TrainEvalPipelineConfig,
       use_flow=extractor.streams != s3dg_pb2.S3dgFeatureExtractor.RGB,
       max_image_size=int(max_image_size or
                          DEFAULT_MAX_SIZE_FACTOR * max(image_size)),
-      label_ids=tuple(sorted(train_lib.model_label_map(config))))
+      label_ids=tuple(sorted(model_builder.model_label_map(config))))
 
 
 def _restore(model, checkpoint_path: str) -> None:
@@ -178,13 +159,16 @@ def export_inference_graph(input_type: str,
     `ExportResult`.
 
   Raises:
-    ExportError: no checkpoint, or one without this model's variables.
+    checkpoint_paths.CheckpointNotFoundError: no checkpoint there.
+    ExportError: a checkpoint without this model's variables.
     serving_inputs.ServingInputError: an input type the model cannot take.
   """
   spec = input_spec_for(config, input_type, max_image_size)
-  checkpoint_path = resolve_checkpoint(trained_checkpoint)
-  model = train_lib.build_model(config, _input_reader(config),
-                                is_training=False)
+  checkpoint_path = checkpoint_paths.resolve(trained_checkpoint,
+                                             'trained_checkpoint_dir')
+  model = model_builder.build_with_variables(
+      config, config_util.eval_input_reader(config, fall_back_to_train=True),
+      is_training=False)
   _restore(model, checkpoint_path)
   logging.info('Restored %s; tracing the %s signature', checkpoint_path,
                input_type)
@@ -206,7 +190,7 @@ def export_inference_graph(input_type: str,
   config_path = config_util.save_pipeline_config(config, output_directory)
   label_map_path = os.path.join(output_directory, LABEL_MAP_NAME)
   label_map_util.write_label_map(label_map_path,
-                                 train_lib.model_label_map(config))
+                                 model_builder.model_label_map(config))
   logging.info('Exported %s (%s) with outputs %s', saved_model_dir,
                input_type, ', '.join(output_keys))
   return ExportResult(saved_model_dir, config_path, label_map_path,

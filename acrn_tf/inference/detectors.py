@@ -66,14 +66,6 @@ class DetectorError(ValueError):
   """A model directory, checkpoint or clip that cannot be used."""
 
 
-def _eval_reader(config: pipeline_pb2.TrainEvalPipelineConfig, source: str):
-  if not config.eval_input_reader:
-    raise DetectorError(f'{source}: the pipeline config has no '
-                        'eval_input_reader (its frames_per_clip, '
-                        'frame_stride and image size define the clip)')
-  return config.eval_input_reader[0]
-
-
 def config_uses_flow(config: pipeline_pb2.TrainEvalPipelineConfig) -> bool:
   """Whether the model's feature extractor has a flow stream."""
   streams = config.model.video_faster_rcnn.feature_extractor.streams
@@ -255,7 +247,9 @@ class SavedModelDetector(Detector):
       raise DetectorError(f'{export_dir}: no {PIPELINE_CONFIG_NAME} beside '
                           f'the SavedModel (it gives the clip length)')
     config = config_util.read_pipeline_config(config_path)
-    reader = _eval_reader(config, config_path)
+    # The clip the export was made for (exporter's choice of reader).
+    reader = config_util.eval_input_reader(config, config_path,
+                                           fall_back_to_train=True)
     num_classes = config.model.video_faster_rcnn.action_head.num_classes
     super().__init__(
         frames_per_clip=reader.frames_per_clip,
@@ -346,19 +340,22 @@ class CheckpointDetector(Detector):
         checkpoint).
 
     Raises:
-      DetectorError: no checkpoint there, or one that lacks the model's
-        variables; config_util.ConfigError for a bad config.
+      checkpoint_paths.CheckpointNotFoundError: no checkpoint there.
+      DetectorError: a checkpoint that lacks the model's variables.
+      config_util.ConfigError: a bad config.
     """
-    # Deferred: building models pulls in the training stack, which an export
-    # does not need.
+    # Deferred: building models pulls in the model stack (Model Garden),
+    # which a SavedModel does not need.
     # pylint: disable-next=g-import-not-at-top
-    from acrn_tf.training import train_lib
+    from acrn_tf.builders import model_builder
     config = config_util.read_pipeline_config(pipeline_config_path)
-    reader = _eval_reader(config, pipeline_config_path)
-    self.checkpoint_path = _resolve_checkpoint(checkpoint_path)
+    reader = config_util.eval_input_reader(config, pipeline_config_path,
+                                           fall_back_to_train=True)
+    self.checkpoint_path = checkpoint_paths.resolve(checkpoint_path,
+                                                    'checkpoint')
     num_classes = config.model.video_faster_rcnn.action_head.num_classes
     try:
-      label_map = train_lib.model_label_map(config)
+      label_map = model_builder.model_label_map(config)
     except (OSError, ValueError) as e:
       logging.warning('%s: cannot read the label map (%s): classes are named '
                       'by their ids', pipeline_config_path, e)
@@ -368,7 +365,8 @@ class CheckpointDetector(Detector):
         frame_stride=reader.frame_stride,
         image_size=(reader.image_height, reader.image_width),
         uses_flow=config_uses_flow(config), label_map=label_map)
-    model = train_lib.build_model(config, reader, is_training=False)
+    model = model_builder.build_with_variables(config, reader,
+                                               is_training=False)
     status = tf.train.Checkpoint(model=model).read(self.checkpoint_path)
     try:
       status.assert_existing_objects_matched()
@@ -417,10 +415,3 @@ class CheckpointDetector(Detector):
     outputs = self._run(*args)
     return unbatch_detections({k: v.numpy() for k, v in outputs.items()})
 
-
-def _resolve_checkpoint(path: str) -> str:
-  """A checkpoint prefix from a prefix or a directory (its latest)."""
-  try:
-    return checkpoint_paths.resolve(path, 'checkpoint')
-  except checkpoint_paths.CheckpointNotFoundError as e:
-    raise DetectorError(str(e)) from e

@@ -10,7 +10,7 @@ that multiply f_RN, applied as a 1 x 1 convolution to the relation map
 before pooling, taken at the detection's class.
 """
 
-from typing import Dict
+from typing import Any, Dict
 
 import tensorflow as tf
 
@@ -50,6 +50,16 @@ class ACRNMetaArch(video_faster_rcnn.VideoFasterRCNN):
   @property
   def has_heatmaps(self) -> bool:
     return self.relation_module.has_relation_maps
+
+  def restore_from_objects(self, checkpoint_type: str) -> Dict[str, Any]:
+    """`VideoFasterRCNN.restore_from_objects`; SLIM_S3DG also restores the
+    relation module's own Mixed_5b/5c ('relation_head'), if it has one:
+    paper 4.1 starts it from the RGB stream's, as the actor head."""
+    objects = super().restore_from_objects(checkpoint_type)
+    relation_head = self.relation_module.relation_head
+    if checkpoint_type == 'SLIM_S3DG' and relation_head is not None:
+      objects['relation_head'] = relation_head
+    return objects
 
   def _head_inputs(self, roi_crops, rois_normalized, feature_maps, training):
     return self.relation_module.head_inputs(roi_crops, rois_normalized,

@@ -20,7 +20,7 @@ Extension points for relation modules (`ACRNMetaArch` overrides them):
   * `_extra_detection_outputs`: extra postprocess outputs per detection.
 """
 
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 import tensorflow as tf
 import tf_keras
@@ -138,6 +138,44 @@ class VideoFasterRCNN(tf_keras.Model):
   @property
   def use_xla(self) -> bool:
     return self._use_xla
+
+  def restore_from_objects(self, checkpoint_type: str) -> Dict[str, Any]:
+    """The parts of the model a warm start of `checkpoint_type` restores.
+
+    As the OD API's `restore_from_objects`: the warm start reads the
+    checkpoint into these objects and nothing else (call the model once
+    first, so they have their variables).
+
+    Args:
+      checkpoint_type: a `train_config` FineTuneCheckpointType name.
+
+    Returns:
+      dict name -> object. FULL: {'model': this model}. SHARED_PARTS: the
+      `model`'s children every model has, {'feature_extractor',
+      'actor_detector', 'actor_head'}. RESNET: {'backbone': the actor
+      detector's ResNet}. SLIM_S3DG: the S3D-G parts, each a slim-named
+      `S3DG` or `S3DGHead`: 'rgb_tower' and 'flow_tower' (those the model
+      has) and 'actor_head' (its Mixed_5b/5c); `ACRNMetaArch` adds the
+      relation module's 'relation_head' if it has one.
+
+    Raises:
+      ValueError: an unknown type.
+    """
+    if checkpoint_type == 'FULL':
+      return {'model': self}
+    if checkpoint_type == 'SHARED_PARTS':
+      return {'feature_extractor': self.feature_extractor,
+              'actor_detector': self.actor_detector,
+              'actor_head': self.actor_head}
+    if checkpoint_type == 'RESNET':
+      return {'backbone': self.actor_detector.backbone}
+    if checkpoint_type == 'SLIM_S3DG':
+      parts = {f'{stream}_tower': tower for stream, tower in
+               self.feature_extractor.towers.items()}
+      parts['actor_head'] = self.actor_head.head
+      return parts
+    raise ValueError(f'unknown warm-start checkpoint type {checkpoint_type!r}'
+                     ': expected FULL, SHARED_PARTS, RESNET or SLIM_S3DG')
 
   # ---------------------------------------------------------------- stages
 

@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from acrn_tf.core import checkpoint_paths
+from acrn_tf.models import s3dg
 
 DEFAULT_SCOPE = 'InceptionV1'
 
@@ -114,9 +115,22 @@ def endpoint_ignore_patterns(endpoints: Sequence[str]) -> Tuple[str, ...]:
   return tuple(rf'/{re.escape(name)}/' for name in endpoints)
 
 
-def resolve_checkpoint_path(checkpoint_path: str) -> str:
-  """The checkpoint prefix of a prefix or a directory; ValueError if none."""
-  return checkpoint_paths.resolve(checkpoint_path, 'slim checkpoint')
+def unowned_endpoint_patterns(models) -> Tuple[str, ...]:
+  """Ignore patterns for the S3D-G endpoints none of `models` has.
+
+  E.g. for a tower built up to Mixed_4f: MaxPool_5a_2x2, Mixed_5b and
+  Mixed_5c; for a head: every endpoint but Mixed_5b and Mixed_5c. With
+  them, a full checkpoint restores any one part of the network.
+
+  Args:
+    models: one or more built `S3DG` / `S3DGHead`.
+  """
+  if not isinstance(models, (list, tuple)):
+    models = [models]
+  owned = {name.split('/', 1)[0] for model in models
+           for name in model.slim_variables()}
+  return endpoint_ignore_patterns(
+      [e for e in s3dg.ENDPOINTS if e not in owned])
 
 
 def slim_variable_map(models, scope: str = DEFAULT_SCOPE
@@ -193,7 +207,7 @@ def load_slim_s3dg_checkpoint(
     SlimCheckpointMismatchError: the checkpoint does not fit; its message
       lists every unmatched, missing and mis-shaped variable.
   """
-  path = resolve_checkpoint_path(checkpoint_path)
+  path = checkpoint_paths.resolve(checkpoint_path, 'slim checkpoint')
   try:
     reader = tf.train.load_checkpoint(path)
   except (tf.errors.OpError, ValueError) as e:

@@ -428,23 +428,29 @@ class VideoFeatureExtractor(tf_keras.Model):
       flow_checkpoint: Optional[str] = None,
       scope: str = slim_s3dg_checkpoint.DEFAULT_SCOPE,
       ignore_missing: Sequence[str] = (
-          slim_s3dg_checkpoint.DEFAULT_IGNORE_PATTERNS)
+          slim_s3dg_checkpoint.DEFAULT_IGNORE_PATTERNS),
+      flow_scope: Optional[str] = None
   ) -> Dict[str, slim_s3dg_checkpoint.SlimRestoreReport]:
     """Restores each tower from a slim S3D-G checkpoint (call the model first).
 
-    Checkpoint variables of endpoints after a tower's last block are
-    skipped. A flow tower given an RGB checkpoint gets Conv2d_1a_7x7
-    averaged over input channels (see `load_slim_s3dg_checkpoint`).
+    Checkpoint variables of endpoints a tower does not have are skipped. A
+    flow tower given an RGB checkpoint gets Conv2d_1a_7x7 averaged over
+    input channels (see `load_slim_s3dg_checkpoint`).
 
     Args:
       rgb_checkpoint: checkpoint for the RGB tower (None: not restored).
       flow_checkpoint: checkpoint for the flow tower (None: not restored).
-      scope: the network's scope in both checkpoints.
+      scope: the network's scope in the RGB checkpoint (and in the flow
+        checkpoint unless `flow_scope` is given).
       ignore_missing: further ignore patterns.
+      flow_scope: the network's scope in the flow checkpoint (None:
+        `scope`), e.g. when both streams are in one checkpoint.
 
     Returns:
       dict stream -> `SlimRestoreReport` for each tower restored.
     """
+    scopes = {'rgb': scope,
+              'flow': scope if flow_scope is None else flow_scope}
     reports = {}
     for stream, path in (('rgb', rgb_checkpoint), ('flow', flow_checkpoint)):
       if path is None:
@@ -453,11 +459,10 @@ class VideoFeatureExtractor(tf_keras.Model):
         raise ValueError(f'{self.name} has no {stream} stream to restore from '
                          f'{path}.')
       tower = self._towers[stream]
-      later = s3dg.ENDPOINTS[len(tower.endpoint_names):]
       reports[stream] = slim_s3dg_checkpoint.load_slim_s3dg_checkpoint(
-          path, tower, scope=scope,
+          path, tower, scope=scopes[stream],
           ignore_missing=tuple(ignore_missing) +
-          slim_s3dg_checkpoint.endpoint_ignore_patterns(later))
+          slim_s3dg_checkpoint.unowned_endpoint_patterns(tower))
     return reports
 
   def get_config(self) -> Mapping[str, Any]:

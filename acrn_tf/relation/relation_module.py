@@ -97,6 +97,12 @@ class RelationModule(tf_keras.layers.Layer):
     return False
 
   @property
+  def relation_head(self) -> Optional[tf_keras.layers.Layer]:
+    """The module's own S3D-G Mixed_5b/5c head, which a slim S3D-G warm
+    start restores (ACRN), or None."""
+    return None
+
+  @property
   def gradient_multiplier(self) -> float:
     return self._config_dict['gradient_multiplier']
 

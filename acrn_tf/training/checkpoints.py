@@ -2,22 +2,28 @@
 
 A training checkpoint holds the model, the optimizer (its slots and step)
 and the input iterator's position, so a restarted job continues where the
-last checkpoint left it. A warm start (`fine_tune_checkpoint`) restores only
-weights, by type: the public slim S3D-G checkpoints (by slim variable name,
-`models.slim_s3dg_checkpoint`), a Model Garden ResNet checkpoint (its
-`backbone` object, as Model Garden's own tasks save it), a full acrn_tf
-checkpoint (the model only) or the parts every acrn_tf model shares, from a
-checkpoint of a model with another relation module (SHARED_PARTS: the
-accuracy benchmark pretrains them once for all its models, as the paper
-starts every model from one pretrained S3D-G and person detector; a
-temporal flattening kernel trained on another clip length is resampled to
-this one's, and the flattening of a scene map the checkpointed model did not
-have starts from its initial values). What was restored and what was not is
-logged.
+last checkpoint left it. A warm start restores only weights, from one
+`fine_tune_checkpoint` (the OD API's form) or from several
+`warm_start_source`s (the paper's: an RGB and a flow slim S3D-G checkpoint
+and a ResNet-50), each by type: the public slim S3D-G checkpoints (by slim
+variable name, `models.slim_s3dg_checkpoint`, into the parts chosen), a
+Model Garden ResNet checkpoint (its `backbone` object, as Model Garden's own
+tasks save it), a full acrn_tf checkpoint (the model only) or the parts
+every acrn_tf model shares, from a checkpoint of a model with another
+relation module (SHARED_PARTS: the accuracy benchmark pretrains them once
+for all its models, as the paper starts every model from one pretrained
+S3D-G and person detector; a temporal flattening kernel trained on another
+clip length is resampled to this one's, and the flattening of a scene map
+the checkpointed model did not have starts from its initial values). The
+model says what each type restores (`restore_from_objects`). Each source's
+report (logged) says what it restored, what it skipped and why; a source
+that restores nothing, or a variable two sources would both restore, is an
+error naming the source.
 """
 
 import dataclasses
-from typing import Dict, List, Tuple
+import re
+from typing import Any, Dict, List, Tuple
 
 from absl import logging
 import numpy as np
@@ -34,42 +40,98 @@ _OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
 
 @dataclasses.dataclass
-class WarmStartReport:
-  """What a warm start restored.
+class SourceReport:
+  """What one warm-start source restored and skipped.
 
   Attributes:
+    source: the config field of the source, e.g.
+      'train_config.warm_start_source[1]' or
+      'train_config.fine_tune_checkpoint'.
     kind: the checkpoint type's name.
     path: the checkpoint file prefix read.
-    restored: names of the model parts or variables restored.
-    not_restored: names of model variables left at their initial values.
+    parts: the model parts it restored (`restore_from_objects` names).
+    restored: names of the model variables it restored.
+    skipped: one line per variable it did not restore and why: checkpoint
+      variables no restored part reads (SLIM_S3DG), variables of its parts
+      left at their initial values.
     resampled: names of restored temporal flattening kernels resampled to
       this model's clip length (SHARED_PARTS).
     new_scene_layers: names of the variables of scene-map flattening (and
       fusion) layers the checkpoint has none of, left at their initial
-      values (SHARED_PARTS; also in not_restored).
+      values (SHARED_PARTS; also in `skipped`).
   """
+  source: str
   kind: str
   path: str
+  parts: List[str]
   restored: List[str]
-  not_restored: List[str]
+  skipped: List[str] = dataclasses.field(default_factory=list)
   resampled: List[str] = dataclasses.field(default_factory=list)
   new_scene_layers: List[str] = dataclasses.field(default_factory=list)
 
 
-def resolve(path: str) -> str:
-  """A checkpoint prefix from a prefix or a directory (its latest).
+@dataclasses.dataclass
+class WarmStartReport:
+  """What a warm start restored, over all its sources.
 
-  Raises:
-    ValueError: nothing readable is there.
+  Attributes:
+    sources: a `SourceReport` per source, in the order restored.
+    restored: names of the model variables restored by some source (or
+      copied by relation_head_from_actor_head).
+    not_restored: names of the model variables left at their initial
+      values.
   """
-  return checkpoint_paths.resolve(path, 'fine_tune_checkpoint')
+  sources: List[SourceReport]
+  restored: List[str]
+  not_restored: List[str]
+
+
+@dataclasses.dataclass
+class _Source:
+  """A warm-start source and how errors name it."""
+  field: str  # e.g. 'train_config.warm_start_source[1]'
+  path_field: str  # the field holding the path
+  type_field: str  # the field holding the type
+  config: train_pb2.TrainConfig.WarmStartSource
+
+  @property
+  def kind(self) -> str:
+    return train_pb2.TrainConfig.FineTuneCheckpointType.Name(
+        self.config.type)
+
+
+def _sources(train_config: train_pb2.TrainConfig) -> List[_Source]:
+  """The warm-start sources, in the order restored.
+
+  `fine_tune_checkpoint` with its type is one source (no parts, no scope);
+  else each `warm_start_source`. Empty: no warm start.
+  """
+  if train_config.fine_tune_checkpoint:
+    config = train_pb2.TrainConfig.WarmStartSource(
+        checkpoint=train_config.fine_tune_checkpoint,
+        type=train_config.fine_tune_checkpoint_type)
+    return [_Source('train_config.fine_tune_checkpoint',
+                    'train_config.fine_tune_checkpoint',
+                    'fine_tune_checkpoint_type', config)]
+  sources = []
+  for i, config in enumerate(train_config.warm_start_source):
+    field = f'train_config.warm_start_source[{i}]'
+    sources.append(_Source(field, f'{field}.checkpoint', 'type', config))
+  return sources
 
 
 def _names(variables) -> List[str]:
   return sorted(v.name for v in variables)
 
 
-def _read_objects(path: str, kind: str, expected: str, **objects) -> None:
+def _does_not_fit(source: _Source, path: str, expected: str) -> str:
+  """The start of the error of a checkpoint that does not fit its type."""
+  return (f'{source.path_field} {path} does not fit {source.type_field} '
+          f'{source.kind}: expected {expected}')
+
+
+def _read_objects(source: _Source, path: str, expected: str,
+                  objects: Dict[str, Any]) -> None:
   """Restores `objects` (checkpoint children by name) from `path`.
 
   Raises:
@@ -84,10 +146,8 @@ def _read_objects(path: str, kind: str, expected: str, **objects) -> None:
   except (AssertionError, ValueError, tf.errors.OpError) as e:
     lines = str(e).strip().splitlines()
     detail = f' ({lines[0][:200]})' if lines else ''
-    raise ValueError(
-        f'train_config.fine_tune_checkpoint {path} does not fit '
-        f'fine_tune_checkpoint_type {kind}: expected {expected}{detail}'
-    ) from None
+    raise ValueError(_does_not_fit(source, path, expected) + detail
+                     ) from None
 
 
 def resample_temporal_kernel(kernel: np.ndarray,
@@ -111,7 +171,8 @@ def resample_temporal_kernel(kernel: np.ndarray,
   return np.tensordot(overlap, kernel, axes=1).astype(kernel.dtype)
 
 
-def _read_shared_parts(path: str, parts: Dict[str, tf.Module]
+def _read_shared_parts(source: _Source, path: str,
+                       parts: Dict[str, tf.Module]
                        ) -> Tuple[List[str], List[tf.Variable]]:
   """Restores `parts` (model children by name) from `path`'s `model`.
 
@@ -131,14 +192,11 @@ def _read_shared_parts(path: str, parts: Dict[str, tf.Module]
   Raises:
     ValueError: a variable has no value in the checkpoint or another shape.
   """
-  kind = 'SHARED_PARTS'
-
   def refuse(detail):
-    raise ValueError(
-        f'train_config.fine_tune_checkpoint {path} does not fit '
-        f'fine_tune_checkpoint_type {kind}: expected an acrn_tf training '
-        'checkpoint whose feature extractor, actor detector and actor head '
-        f'have this config\'s shapes ({detail})')
+    raise ValueError(_does_not_fit(
+        source, path, 'an acrn_tf training checkpoint whose feature '
+        'extractor, actor detector and actor head have this config\'s '
+        f'shapes ({detail})'))
 
   target = tf.train.Checkpoint(model=tf.train.Checkpoint(**parts))
   try:
@@ -193,12 +251,12 @@ def _copy_actor_head_to_relation_head(model) -> List[tf.Variable]:
       shape (relation_channels other than F's channels).
   """
   field = 'train_config.relation_head_from_actor_head'
-  relation_head = getattr(getattr(model, 'relation_module', None),
-                          'relation_head', None)
-  if relation_head is None:
+  heads = model.restore_from_objects('SLIM_S3DG')
+  if 'relation_head' not in heads:
     raise ValueError(f'{field}: the model has no relation head (only the '
                      'acrn relation module has one)')
-  mine, theirs = relation_head.variables, model.actor_head.head.variables
+  mine = heads['relation_head'].variables
+  theirs = heads['actor_head'].variables
   names = [v.name.split('/', 1)[-1] for v in theirs]
   if len(mine) != len(theirs):
     raise ValueError(f'{field}: the relation head has {len(mine)} variables, '
@@ -214,82 +272,177 @@ def _copy_actor_head_to_relation_head(model) -> List[tf.Variable]:
   return list(mine)
 
 
+def _selected_objects(model, source: _Source) -> Dict[str, Any]:
+  """The model parts `source` restores, by `restore_from_objects` name.
+
+  Raises:
+    ValueError: a part the source names is one the model has not.
+  """
+  objects = model.restore_from_objects(source.kind)
+  parts = [train_pb2.TrainConfig.WarmStartSource.Part.Name(p).lower()
+           for p in source.config.part]
+  if not parts:
+    return objects
+  missing = [p for p in parts if p not in objects]
+  if missing:
+    raise ValueError(
+        f'{source.field} ({source.config.checkpoint}, {source.kind}) would '
+        f'restore nothing into {", ".join(m.upper() for m in missing)}: the '
+        f'model has no such part (it has {", ".join(sorted(objects))})')
+  return {p: objects[p] for p in parts}
+
+
+def _slim_skip_reason(name: str, prefix: str) -> str:
+  """Why a slim checkpoint variable that no part read was skipped."""
+  if not name.startswith(prefix):
+    return f'outside the scope {prefix.rstrip("/")!r}'
+  if re.search(r'/Logits/', name):
+    return 'the checkpoint\'s classifier (Logits), which no model part has'
+  for pattern in slim_s3dg_checkpoint.DEFAULT_IGNORE_PATTERNS:
+    if re.search(pattern, name):
+      return 'an optimizer or moving-average slot'
+  endpoint = name[len(prefix):].split('/', 1)[0]
+  return f'{endpoint}: no part restored from this source has it'
+
+
+def _restore_slim(source: _Source, path: str, objects: Dict[str, Any]
+                  ) -> List[str]:
+  """Restores each S3D-G part from a slim checkpoint; returns skip lines.
+
+  Each part reads the endpoints it has (a tower those up to its last, a
+  head Mixed_5b/5c) and skips the others, so one checkpoint restores any
+  choice of parts. The parts are checked one after another: a part that
+  does not fit stops the warm start with the slim mismatch error.
+  """
+  scope = source.config.scope or slim_s3dg_checkpoint.DEFAULT_SCOPE
+  read, skipped = set(), []
+  for name, part in objects.items():
+    try:
+      report = slim_s3dg_checkpoint.load_slim_s3dg_checkpoint(
+          path, part, scope=scope,
+          ignore_missing=slim_s3dg_checkpoint.DEFAULT_IGNORE_PATTERNS +
+          slim_s3dg_checkpoint.unowned_endpoint_patterns(part))
+    except ValueError as e:
+      raise ValueError(f'{source.field} ({path}, {source.kind}), part '
+                       f'{name.upper()}: {e}') from None
+    read.update(slim for slim, _ in report.restored)
+    skipped += [f'{keras}: not in the checkpoint (slim {slim}), initial '
+                'value kept' for slim, keras in report.skipped_model]
+    skipped += [f'(adapted) {line}' for line in report.adapted]
+  prefix = f'{scope}/'
+  names = tf.train.load_checkpoint(path).get_variable_to_shape_map()
+  skipped += [f'{name}: {_slim_skip_reason(name, prefix)}'
+              for name in sorted(names) if name not in read]
+  return skipped
+
+
+def _restore_source(model, source: _Source, objects: Dict[str, Any],
+                    path: str, relation_head_from_actor_head: bool
+                    ) -> Tuple[SourceReport, List[tf.Variable]]:
+  """Restores one source's objects from `path`.
+
+  Returns:
+    Its report and the variables it restored.
+  """
+  kind = source.kind
+  skipped, resampled, new_vars = [], [], []
+  if kind == 'SLIM_S3DG':
+    skipped = _restore_slim(source, path, objects)
+  elif kind == 'RESNET':
+    # 'model/backbone' -> Checkpoint(model=Checkpoint(backbone=...)).
+    scope = source.config.scope or 'backbone'
+    names = scope.split('/')
+    target = objects['backbone']
+    for child in reversed(names[1:]):
+      target = tf.train.Checkpoint(**{child: target})
+    _read_objects(source, path, f'a Model Garden ResNet saved as `{scope}` '
+                  '(as its tasks save it) of the actor detector\'s model_id '
+                  'and depth_multiplier', {names[0]: target})
+  elif kind == 'FULL':
+    _read_objects(source, path, 'an acrn_tf training checkpoint of a model '
+                  'with this config', objects)
+  elif kind == 'SHARED_PARTS':
+    resampled, new_vars = _read_shared_parts(source, path, objects)
+    skipped = [f'{v.name}: a scene map the checkpoint has not, initial value '
+               'kept' for v in new_vars]
+  else:
+    raise ValueError(f'{source.field}: unknown checkpoint type {kind}')
+  new_ids = {id(v) for v in new_vars}
+  restored = [v for part in objects.values() for v in part.variables
+              if id(v) not in new_ids]
+  parts = list(objects)
+  if kind == 'SHARED_PARTS' and relation_head_from_actor_head:
+    restored += _copy_actor_head_to_relation_head(model)
+    parts.append('relation_head (copied from actor_head)')
+  if not restored:
+    raise ValueError(f'{source.field} ({path}, {kind}) restored nothing: '
+                     f'its parts {", ".join(parts)} have no variables (call '
+                     'the model once before warm-starting it)')
+  return SourceReport(
+      source=source.field, kind=kind, path=path, parts=parts,
+      restored=_names(restored), skipped=skipped,
+      resampled=sorted(resampled),
+      new_scene_layers=_names(new_vars)), restored
+
+
+def _log(report: SourceReport, objects: Dict[str, Any]) -> None:
+  parts = ', '.join(f'{name} ({len(part.variables)})'
+                    for name, part in objects.items())
+  logging.info('Warm start %s from %s (%s): restored %d variables of %s; '
+               'skipped %d.', report.source, report.path, report.kind,
+               len(report.restored), parts, len(report.skipped))
+  for name in report.resampled:
+    logging.info('  resampled to this clip length: %s', name)
+  for line in report.skipped:
+    logging.info('  skipped %s', line)
+
+
 def warm_start(model, train_config: train_pb2.TrainConfig) -> WarmStartReport:
-  """Restores `train_config.fine_tune_checkpoint` into a built model.
+  """Restores the warm-start sources of `train_config` into a built model.
 
   Args:
     model: a built `VideoFasterRCNN` (call it once first).
-    train_config: `fine_tune_checkpoint` and `fine_tune_checkpoint_type`.
+    train_config: `fine_tune_checkpoint` and `fine_tune_checkpoint_type`,
+      or `warm_start_source`s; `relation_head_from_actor_head`.
 
   Returns:
-    A `WarmStartReport` (also logged).
+    A `WarmStartReport` (also logged, source by source).
 
   Raises:
-    ValueError: the checkpoint is missing, unreadable or does not fit.
+    ValueError: a checkpoint is missing, unreadable or does not fit; a
+      source restores nothing; two sources would restore the same variable.
+      Each names its source. Every path is resolved and every overlap
+      checked before any variable is assigned.
   """
-  kind = train_pb2.TrainConfig.FineTuneCheckpointType.Name(
-      train_config.fine_tune_checkpoint_type)
-  path = resolve(train_config.fine_tune_checkpoint)
-  all_variables = model.variables
-  resampled, new_vars = [], []
-  if kind == 'SLIM_S3DG':
-    # One call for the RGB tower and every Mixed_5b/5c copy (the action
-    # head's and the relation head's), which read the same slim names; the
-    # flow tower separately (its first conv adapted from RGB if needed).
-    towers = model.feature_extractor.towers
-    parts = [towers['rgb']] if 'rgb' in towers else []
-    parts.append(model.actor_head.head)
-    relation_head = getattr(getattr(model, 'relation_module', None),
-                            'relation_head', None)
-    if relation_head is not None:
-      parts.append(relation_head)
-    report = [slim_s3dg_checkpoint.load_slim_s3dg_checkpoint(path, parts)]
-    if 'flow' in towers:
-      report.append(model.feature_extractor.restore_from_slim(
-          flow_checkpoint=path))
-      parts.append(towers['flow'])
-    restored_vars = [v for part in parts for v in part.variables]
-  elif kind == 'RESNET':
-    backbone = model.actor_detector.backbone
-    _read_objects(path, kind, 'a Model Garden ResNet saved as `backbone` (as '
-                  'its tasks save it) of the actor detector\'s model_id and '
-                  'depth_multiplier', backbone=backbone)
-    restored_vars = backbone.variables
-    report = None
-  elif kind == 'FULL':
-    _read_objects(path, kind, 'an acrn_tf training checkpoint of a model '
-                  'with this config', model=model)
-    restored_vars = all_variables
-    report = None
-  elif kind == 'SHARED_PARTS':
-    parts = {'feature_extractor': model.feature_extractor,
-             'actor_detector': model.actor_detector,
-             'actor_head': model.actor_head}
-    resampled, new_vars = _read_shared_parts(path, parts)
-    new_ids = {id(v) for v in new_vars}
-    restored_vars = [v for part in parts.values() for v in part.variables
-                     if id(v) not in new_ids]
-    if train_config.relation_head_from_actor_head:
-      restored_vars += _copy_actor_head_to_relation_head(model)
-    report = None
-  else:
-    raise ValueError(f'train_config.fine_tune_checkpoint_type: unknown type '
-                     f'{kind}')
-  restored_ids = {id(v) for v in restored_vars}
+  plan, owner = [], {}
+  for source in _sources(train_config):
+    path = checkpoint_paths.resolve(source.config.checkpoint,
+                                    source.path_field)
+    objects = _selected_objects(model, source)
+    for variable in (v for part in objects.values() for v in part.variables):
+      if id(variable) in owner and owner[id(variable)] != source.field:
+        raise ValueError(
+            f'{source.field} ({path}, {source.kind}) and '
+            f'{owner[id(variable)]} would both restore {variable.name}: '
+            'give each part one source')
+      owner[id(variable)] = source.field
+    plan.append((source, objects, path))
+  reports, restored = [], []
+  for source, objects, path in plan:
+    report, variables = _restore_source(
+        model, source, objects, path,
+        train_config.relation_head_from_actor_head)
+    _log(report, objects)
+    reports.append(report)
+    restored += variables
+  restored_ids = {id(v) for v in restored}
   result = WarmStartReport(
-      kind=kind, path=path, restored=_names(restored_vars),
-      not_restored=_names(v for v in all_variables
-                          if id(v) not in restored_ids),
-      resampled=sorted(resampled), new_scene_layers=_names(new_vars))
-  logging.info('Warm start from %s (%s): %d variables restored, %d not '
-               'restored (initial values kept)%s', path, kind,
-               len(result.restored), len(result.not_restored),
-               f'; slim report: {report}' if report is not None else '')
-  for name in result.resampled:
-    logging.info('  resampled to this clip length: %s', name)
-  for name in result.new_scene_layers:
-    logging.info('  a scene map the checkpoint has not (initial values): %s',
-                 name)
+      sources=reports, restored=_names(restored),
+      not_restored=_names(v for v in model.variables
+                          if id(v) not in restored_ids))
+  logging.info('Warm start: %d variables restored from %d source(s), %d '
+               'not restored (initial values kept).', len(result.restored),
+               len(reports), len(result.not_restored))
   for name in result.not_restored:
     logging.info('  not restored: %s', name)
   return result

@@ -4,8 +4,8 @@ A job is a pipeline config and a model directory, as in the OD API:
   * `train`: builds the strategy, the input, the model and the optimizer,
     restores the latest checkpoint of model_dir (model, optimizer, step and
     the input iterator's position) or else warm-starts from
-    `fine_tune_checkpoint`, and runs orbit's Controller to `num_steps`,
-    saving a checkpoint every `checkpoint_every_n` steps (keeping
+    `fine_tune_checkpoint` or the `warm_start_source`s, and runs orbit's
+    Controller to `num_steps`, saving a checkpoint every `checkpoint_every_n` steps (keeping
     `max_to_keep`) and TensorBoard summaries every `summary_every_n`;
     with `eval_every_n_steps` it evaluates in the same process too.
   * `evaluate_continuously`: evaluates every checkpoint that appears in a
@@ -29,7 +29,6 @@ from acrn_tf.builders import dataset_builder
 from acrn_tf.builders import model_builder
 from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import standard_fields as fields
-from acrn_tf.data import label_map_util
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.training import checkpoints
 from acrn_tf.training import distribution
@@ -60,46 +59,10 @@ class JobOptions:
   eval_every_n_steps: int = 0
 
 
-def _image_size(reader) -> tuple:
-  return int(reader.image_height), int(reader.image_width)
-
-
-def model_label_map(config: pipeline_pb2.TrainEvalPipelineConfig
-                    ) -> Dict[int, str]:
-  """The model's classes: the eval label map, else the train one."""
-  paths = [config.eval_config.label_map_path]
-  paths += [r.label_map_path for r in config.eval_input_reader]
-  paths.append(config.train_input_reader.label_map_path)
-  for path in paths:
-    if path:
-      return label_map_util.read_label_map(path)
-  num = config.model.video_faster_rcnn.action_head.num_classes
-  return {i: str(i) for i in range(1, num + 1)}
-
-
-def build_model(config: pipeline_pb2.TrainEvalPipelineConfig,
-                reader, is_training: bool):
-  """Builds the model and creates its variables with a zero clip.
-
-  The keyframe for the actor detector always comes from the RGB frames, so
-  frames are fed even to a flow-only extractor.
-  """
-  model = model_builder.build(config.model, is_training=is_training,
-                              image_size=_image_size(reader))
-  clip = [1, max(reader.frames_per_clip, 1), *_image_size(reader)]
-  inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
-  streams = model.feature_extractor.get_config()['streams']
-  if 'flow' in streams:
-    inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
-  model.predict(model.preprocess(inputs), training=False)
-  return model
-
-
 def _eval_reader(config, options: JobOptions):
-  if not config.eval_input_reader:
-    raise ValueError('eval_input_reader: the config has none')
+  """`config_util.eval_input_reader`, read once in order, every n-th."""
   reader = pipeline_pb2.TrainEvalPipelineConfig().eval_input_reader.add()
-  reader.CopyFrom(config.eval_input_reader[0])
+  reader.CopyFrom(config_util.eval_input_reader(config))
   if options.sample_1_of_n_eval_examples > 1:
     reader.sample_1_of_n_examples = options.sample_1_of_n_eval_examples
   reader.num_epochs = 1
@@ -107,16 +70,17 @@ def _eval_reader(config, options: JobOptions):
   return reader
 
 
-def _make_evaluator(config, model, strategy, model_dir, options, global_step):
+def _make_evaluator(config, model, strategy, model_dir, options, global_step,
+                    label_map):
   reader = _eval_reader(config, options)
   batch_size = max(config.eval_config.batch_size, 1)
-  label_ids = sorted(model_label_map(config))
+  label_ids = sorted(label_map)
   dataset = strategy.distribute_datasets_from_function(
       lambda context: dataset_builder.build(
           reader, batch_size, is_training=False, label_ids=label_ids,
           input_context=context))
   return evaluator_lib.DetectionEvaluator(
-      model, dataset, strategy, config.eval_config, model_label_map(config),
+      model, dataset, strategy, config.eval_config, label_map,
       output_dir=os.path.join(model_dir, EVAL_DIR),
       summary_dir=os.path.join(model_dir, EVAL_DIR),
       global_step=global_step)
@@ -149,11 +113,14 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   tf.io.gfile.makedirs(own_dir)
   config_util.save_pipeline_config(config, own_dir)
   reader = config.train_input_reader
-  label_ids = sorted(model_label_map(config))
+  # Read once: the training input and the in-process evaluator share it.
+  label_map = model_builder.model_label_map(config)
+  label_ids = sorted(label_map)
   batch_size = train_config.batch_size
 
   with strategy.scope():
-    model = build_model(config, reader, is_training=True)
+    model = model_builder.build_with_variables(config, reader,
+                                               is_training=True)
     optimizer, _ = optimizer_builder.build(train_config.optimizer)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_builder.build(
@@ -180,13 +147,14 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
         [fields.LossFields.rpn_objectness, fields.LossFields.rpn_localization,
          fields.LossFields.classification, fields.LossFields.localization,
          fields.LossFields.regularization, fields.LossFields.total])
-  if manager.latest_checkpoint is None and train_config.fine_tune_checkpoint:
+  if manager.latest_checkpoint is None and (
+      train_config.fine_tune_checkpoint or train_config.warm_start_source):
     checkpoints.warm_start(model, train_config)
 
   evaluator = None
   if options.eval_every_n_steps > 0:
     evaluator = _make_evaluator(config, model, strategy, own_dir, options,
-                                optimizer.iterations)
+                                optimizer.iterations, label_map)
   controller = orbit.Controller(
       strategy=strategy, trainer=trainer, evaluator=evaluator,
       global_step=optimizer.iterations,
@@ -224,12 +192,13 @@ class _CheckpointEvaluator:
                output_dir: str, options: JobOptions):
     strategy = distribution.build_strategy(options.use_tpu, options.tpu_name)
     with strategy.scope():
-      model = build_model(config, _eval_reader(config, options),
-                          is_training=False)
+      model = model_builder.build_with_variables(
+          config, _eval_reader(config, options), is_training=False)
       self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
     self._checkpoint = tf.train.Checkpoint(model=model)
     self._evaluator = _make_evaluator(config, model, strategy, output_dir,
-                                      options, self._step)
+                                      options, self._step,
+                                      model_builder.model_label_map(config))
     self._num_batches = eval_steps(config)
     self._writer = tf.summary.create_file_writer(
         os.path.join(output_dir, EVAL_DIR))

@@ -71,15 +71,15 @@ def test_detection_trainer_adapter(monkeypatch):
   class TrainerModule:
     DetectionTrainer = _FakeTrainer
 
-  class TrainLibModule:
+  class ModelBuilderModule:
 
     @staticmethod
-    def build_model(config, reader, is_training):
+    def build_with_variables(config, reader, is_training):
       built.append((reader.frames_per_clip, is_training))
       return 'model'
 
   monkeypatch.setattr(training_speed, '_training_modules',
-                      lambda: (TrainerModule, TrainLibModule))
+                      lambda: (TrainerModule, ModelBuilderModule))
   pipeline = config_util.load_pipeline_config(_ACRN_TINY)
   batch = training_speed.synthetic_batch(pipeline, batch_size=2)
   step = training_speed.detection_trainer_factory(pipeline, batch)

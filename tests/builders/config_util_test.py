@@ -220,3 +220,17 @@ def test_save_round_trips_and_leaves_no_temporary_file(tmp_path):
   again = config_util.load_pipeline_config(path)
   assert again == config
   assert isinstance(again, pipeline_pb2.TrainEvalPipelineConfig)
+
+
+def test_eval_input_reader_is_the_first_eval_reader():
+  config = config_util.load_pipeline_config(TINY)
+  assert config_util.eval_input_reader(config) is config.eval_input_reader[0]
+  assert config_util.eval_input_reader(
+      config, fall_back_to_train=True) is config.eval_input_reader[0]
+  del config.eval_input_reader[:]
+  assert config_util.eval_input_reader(
+      config, fall_back_to_train=True) is config.train_input_reader
+  with pytest.raises(config_util.ConfigError,
+                     match=r'^my\.config: eval_input_reader: the config has '
+                     'none'):
+    config_util.eval_input_reader(config, 'my.config')

@@ -66,3 +66,91 @@ def test_bundled_synthetic_configs_let_the_statistics_settle(name):
   config = config_util.load_pipeline_config(
       os.path.join(CONFIGS, 'synthetic', name))
   assert config_validation.stale_batch_norm_warning(config) == ''
+
+
+# Warm-start sources: each bad field is named with the file.
+
+_SOURCE = train_pb2.TrainConfig.WarmStartSource
+
+
+def _with_sources(*sources):
+  config = _tiny(0.9, 300)
+  for fields in sources:
+    config.train_config.warm_start_source.add(**fields)
+  return config
+
+
+_SLIM = dict(checkpoint='/ckpt/rgb', type=train_pb2.TrainConfig.SLIM_S3DG)
+_RESNET = dict(checkpoint='/ckpt/resnet', type=train_pb2.TrainConfig.RESNET)
+
+
+@pytest.mark.parametrize('sources,expected', [
+    ([dict(_SLIM, checkpoint='')],
+     r'warm_start_source\[0\]\.checkpoint: is required'),
+    ([_RESNET, dict(checkpoint='/ckpt/x')],
+     r'warm_start_source\[1\]\.type: is required \(SLIM_S3DG, RESNET, FULL '
+     r'or SHARED_PARTS\)'),
+    ([_RESNET, dict(_SLIM, type=train_pb2.TrainConfig.FULL)],
+     r'warm_start_source\[1\]\.type: FULL restores the whole model: it must '
+     'be the only warm_start_source'),
+    ([dict(_RESNET, part=[_SOURCE.RGB_TOWER])],
+     r'warm_start_source\[0\]\.part: only SLIM_S3DG sources take parts; '
+     'RESNET restores what its type says'),
+    ([dict(_SLIM, part=[_SOURCE.RGB_TOWER, _SOURCE.FLOW_TOWER])],
+     r'warm_start_source\[0\]\.part\[1\]: FLOW_TOWER: the model has no such '
+     r'part \(streams RGB; a relation head only with the acrn relation '
+     r'module\)'),
+    ([dict(_SLIM, part=[_SOURCE.DEFAULT_PARTS])],
+     r'warm_start_source\[0\]\.part\[0\]: DEFAULT_PARTS is not a part'),
+    ([dict(_SLIM, part=[_SOURCE.RGB_TOWER]),
+      dict(_SLIM, part=[_SOURCE.ACTOR_HEAD, _SOURCE.RGB_TOWER])],
+     r'warm_start_source\[1\]\.part\[1\]: RGB_TOWER is already restored by '
+     r'train_config\.warm_start_source\[0\]'),
+    ([dict(checkpoint='/ckpt/run', type=train_pb2.TrainConfig.SHARED_PARTS,
+           scope='model')],
+     r'warm_start_source\[0\]\.scope: must be empty for SHARED_PARTS'),
+    ([dict(_RESNET, scope='model//backbone')],
+     r'warm_start_source\[0\]\.scope: must be names joined by single "/"'),
+])
+def test_bad_warm_start_sources_name_the_file_and_field(sources, expected):
+  with pytest.raises(config_validation.ConfigError,
+                     match=rf'^my\.config: train_config\.{expected}'):
+    config_validation.validate_pipeline(_with_sources(*sources), 'my.config')
+
+
+def test_one_warm_start_form_at_a_time():
+  config = _with_sources(_RESNET)
+  config.train_config.fine_tune_checkpoint = '/ckpt/full'
+  config.train_config.fine_tune_checkpoint_type = train_pb2.TrainConfig.FULL
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^my\.config: train_config\.warm_start_source: '
+                     'set either fine_tune_checkpoint'):
+    config_validation.validate_pipeline(config, 'my.config')
+
+
+def test_relation_head_from_actor_head_with_a_shared_parts_source():
+  config = _with_sources(dict(checkpoint='/ckpt/run',
+                              type=train_pb2.TrainConfig.SHARED_PARTS))
+  config.train_config.relation_head_from_actor_head = True
+  config_validation.validate_pipeline(config, 'my.config')
+  config = _with_sources(_SLIM)
+  config.train_config.relation_head_from_actor_head = True
+  with pytest.raises(config_validation.ConfigError,
+                     match='relation_head_from_actor_head: needs '):
+    config_validation.validate_pipeline(config, 'my.config')
+
+
+def test_the_paper_sources_validate_and_load_s3dg():
+  config = _with_sources(
+      dict(_SLIM, part=[_SOURCE.RGB_TOWER, _SOURCE.ACTOR_HEAD,
+                        _SOURCE.RELATION_HEAD]), _RESNET)
+  config_validation.validate_pipeline(config, 'my.config')
+  config.train_config.num_steps = 400
+  config.model.video_faster_rcnn.feature_extractor.batch_norm_decay = 0.999
+  assert config_validation.stale_batch_norm_warning(config) == ''
+  resnet_only = _with_sources(_RESNET)
+  resnet_only.train_config.num_steps = 400
+  resnet_only.model.video_faster_rcnn.feature_extractor.batch_norm_decay = (
+      0.999)
+  assert 'batch_norm_decay <= 0.9660' in (
+      config_validation.stale_batch_norm_warning(resnet_only))

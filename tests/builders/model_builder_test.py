@@ -6,6 +6,7 @@ import tensorflow as tf
 from acrn_tf.builders import config_util
 from acrn_tf.builders import model_builder
 from acrn_tf.core import standard_fields as fields
+from acrn_tf.data import label_map_util
 from acrn_tf.meta_architectures import acrn_meta_arch
 from acrn_tf.meta_architectures import video_faster_rcnn
 from acrn_tf.relation import resize_concat
@@ -130,3 +131,35 @@ def test_paper_config_shapes_without_running():
   assert outputs[_P.relation_maps].shape == (1, proposals, height, width,
                                              1024)
   assert outputs[_P.class_logits].shape == (1, proposals, 60)
+
+
+def test_build_with_variables_creates_every_variable_of_a_two_stream_model():
+  config = config_util.parse_pipeline_config_text(
+      model_fixtures.model_config_text('acrn').replace(
+          'min_depth: 8', 'min_depth: 8 streams: RGB_AND_FLOW') +
+      'eval_input_reader { frames_per_clip: 4 image_height: 64 '
+      'image_width: 64 }')
+  model = model_builder.build_with_variables(
+      config, config.eval_input_reader[0], is_training=False)
+  assert sorted(model.feature_extractor.towers) == ['flow', 'rgb']
+  assert all(part.variables for part in (
+      model.feature_extractor, model.actor_detector, model.actor_head,
+      model.relation_module, model.classifier, model.box_regressor))
+  # The temporal flattening of F spans the reader's 4 frames / 4.
+  assert model.feature_extractor.flattening_layer(
+      'Mixed_4f').kernel.shape[0] == 1
+
+
+def test_model_label_map_reads_the_eval_label_map_first(tmp_path):
+  config = _config('none')
+  num_classes = config.model.video_faster_rcnn.action_head.num_classes
+  assert model_builder.model_label_map(config) == {
+      i: str(i) for i in range(1, num_classes + 1)}
+  for name in ('train', 'eval'):
+    path = str(tmp_path / f'{name}.pbtxt')
+    label_map_util.write_label_map(path, {1: f'{name}_a', 2: f'{name}_b'})
+  config.train_input_reader.label_map_path = str(tmp_path / 'train.pbtxt')
+  assert model_builder.model_label_map(config) == {1: 'train_a',
+                                                   2: 'train_b'}
+  config.eval_input_reader.add(label_map_path=str(tmp_path / 'eval.pbtxt'))
+  assert model_builder.model_label_map(config) == {1: 'eval_a', 2: 'eval_b'}

@@ -15,11 +15,12 @@ import tensorflow as tf
 import tf_keras
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
 from acrn_tf.export import exporter
 from acrn_tf.export import serving_inputs
-from acrn_tf.training import train_lib
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
@@ -54,8 +55,8 @@ def _config(label_map_path):
 
 def _write_checkpoint(config, directory):
   tf.random.set_seed(7)
-  model = train_lib.build_model(config, config.eval_input_reader[0],
-                                is_training=False)
+  model = model_builder.build_with_variables(
+      config, config.eval_input_reader[0], is_training=False)
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                        directory, max_to_keep=1)
   manager.save(checkpoint_number=5)
@@ -170,11 +171,13 @@ def test_wrong_dtype_is_refused_by_the_signature(serve):
 
 def test_missing_checkpoint_is_refused(exported, tmp_path):
   _, config, _, _ = exported
-  with pytest.raises(exporter.ExportError,
-                     match='no checkpoint in this directory'):
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match='trained_checkpoint_dir .*: no checkpoint in this '
+                     'directory'):
     exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR, config,
                                     str(tmp_path), str(tmp_path / 'out'))
-  with pytest.raises(exporter.ExportError, match='ckpt-9.index does not'):
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match='ckpt-9.index does not'):
     exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR, config,
                                     str(tmp_path / 'ckpt-9'),
                                     str(tmp_path / 'out'))

@@ -12,10 +12,11 @@ import pytest
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields
 from acrn_tf.data import label_map_util
 from acrn_tf.inference import detectors
-from acrn_tf.training import train_lib
 from tests.inference import inference_fixtures as fx
 
 _det = standard_fields.DetectionResultFields
@@ -149,15 +150,15 @@ def test_checkpoint_detector_restores_and_detects(tmp_path):
                                             overrides=overrides)
   config_path = config_util.save_pipeline_config(config, str(tmp_path))
   tf.random.set_seed(3)
-  model = train_lib.build_model(config, config.eval_input_reader[0],
-                                is_training=False)
+  model = model_builder.build_with_variables(
+      config, config.eval_input_reader[0], is_training=False)
   manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model),
                                        str(tmp_path / 'model_dir'),
                                        max_to_keep=1)
   manager.save(checkpoint_number=3)
 
-  with pytest.raises(detectors.DetectorError, match='no checkpoint in this '
-                     'directory'):
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match='no checkpoint in this directory'):
     detectors.CheckpointDetector(config_path, str(tmp_path))
 
   detector = detectors.CheckpointDetector(config_path,

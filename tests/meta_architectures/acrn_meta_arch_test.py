@@ -92,3 +92,14 @@ def test_every_relation_module_overfits_a_two_clip_batch(relation):
   first = history[0][_L.classification]
   last = min(h[_L.classification] for h in history[-5:])
   assert last < first / 10, (first, last)
+
+
+def test_a_slim_warm_start_also_restores_the_relation_head(acrn_model):
+  slim = acrn_model.restore_from_objects('SLIM_S3DG')
+  assert list(slim) == ['rgb_tower', 'actor_head', 'relation_head']
+  assert slim['relation_head'] is acrn_model.relation_module.relation_head
+  assert 'relation_head' not in acrn_model.restore_from_objects('RESNET')
+  santoro = model_fixtures.build_model('santoro')
+  assert santoro.relation_module.relation_head is None
+  assert list(santoro.restore_from_objects('SLIM_S3DG')) == [
+      'rgb_tower', 'actor_head']

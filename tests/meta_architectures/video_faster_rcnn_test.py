@@ -218,3 +218,22 @@ def test_overfits_a_two_clip_batch():
   first = history[0][_L.classification]
   last = min(h[_L.classification] for h in history[-5:])
   assert last < first / 10, (first, last)
+
+
+def test_restore_from_objects_names_what_each_warm_start_restores(
+    base_model):
+  model = base_model
+  assert model.restore_from_objects('FULL') == {'model': model}
+  assert model.restore_from_objects('RESNET') == {
+      'backbone': model.actor_detector.backbone}
+  shared = model.restore_from_objects('SHARED_PARTS')
+  assert shared == {'feature_extractor': model.feature_extractor,
+                    'actor_detector': model.actor_detector,
+                    'actor_head': model.actor_head}
+  # RGB only, no relation module: the RGB tower and the actor head's blocks.
+  assert model.restore_from_objects('SLIM_S3DG') == {
+      'rgb_tower': model.feature_extractor.towers['rgb'],
+      'actor_head': model.actor_head.head}
+  with pytest.raises(ValueError, match="unknown warm-start checkpoint type "
+                     "'UNSPECIFIED'"):
+    model.restore_from_objects('UNSPECIFIED')

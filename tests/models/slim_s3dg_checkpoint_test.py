@@ -213,3 +213,17 @@ def test_bad_inputs_are_refused(tmp_path):
                              {'a': np.zeros(1, np.float32)})
   with pytest.raises(ValueError, match='is not built'):
     loader.load_slim_s3dg_checkpoint(path, s3dg.S3DG(**TINY))
+
+
+def test_unowned_endpoint_patterns_leave_each_part_its_own(models):
+  backbone, head, _ = models
+  patterns = loader.unowned_endpoint_patterns(backbone)
+  assert patterns == loader.endpoint_ignore_patterns(
+      ['MaxPool_2a_3x3', 'MaxPool_3a_3x3', 'MaxPool_4a_3x3',
+       'MaxPool_5a_2x2', 'Mixed_5b', 'Mixed_5c'])
+  assert loader.unowned_endpoint_patterns(head) == (
+      loader.endpoint_ignore_patterns(s3dg.ENDPOINTS[:-2]))
+  assert loader.unowned_endpoint_patterns([backbone, head]) == (
+      loader.endpoint_ignore_patterns(
+          ['MaxPool_2a_3x3', 'MaxPool_3a_3x3', 'MaxPool_4a_3x3',
+           'MaxPool_5a_2x2']))

@@ -270,3 +270,23 @@ def test_config_round_trip():
   clone = vfe.VideoFeatureExtractor.from_config(extractor.get_config())
   assert clone.get_config() == extractor.get_config()
   assert clone.towers['rgb'].get_config()['gating_startat'] == 'Mixed_4b'
+
+
+def test_restore_towers_from_one_checkpoint_with_two_scopes(tmp_path):
+  extractor = vfe.VideoFeatureExtractor(streams='rgb_and_flow', **TINY)
+  extractor(*_videos(seed=7))
+  towers = extractor.towers
+  values = fx.random_slim_values(towers['rgb'], scope='RGB/InceptionV1',
+                                 seed=1)
+  values.update(fx.random_slim_values(towers['flow'],
+                                      scope='Flow/InceptionV1', seed=2))
+  path = fx.write_checkpoint(str(tmp_path / 'both.ckpt'), values)
+  reports = extractor.restore_from_slim(
+      rgb_checkpoint=path, flow_checkpoint=path, scope='RGB/InceptionV1',
+      flow_scope='Flow/InceptionV1')
+  assert not reports['flow'].adapted
+  for stream, scope in (('rgb', 'RGB/InceptionV1'),
+                        ('flow', 'Flow/InceptionV1')):
+    for name, variable in towers[stream].slim_variables().items():
+      np.testing.assert_array_equal(variable.numpy(),
+                                    values[f'{scope}/{name}'])

@@ -14,8 +14,8 @@ import tensorflow as tf
 
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
-from acrn_tf.training import train_lib
 from acrn_tf.builders import config_util
+from acrn_tf.builders import model_builder
 from tests.data import sequence_example_fixtures as sx
 from tests.tools import tool_import
 
@@ -50,8 +50,8 @@ def _trained(tmp_path_factory):
     overrides += [f'{reader}.frames_per_clip=4', f'{reader}.image_height=64',
                   f'{reader}.image_width=64']
   config = config_util.load_pipeline_config(BASE_CONFIG, overrides=overrides)
-  model = train_lib.build_model(config, config.eval_input_reader[0],
-                                is_training=False)
+  model = model_builder.build_with_variables(
+      config, config.eval_input_reader[0], is_training=False)
   prefix = tf.train.Checkpoint(model=model).write(str(root / 'ckpt-3'))
   return dict(root=root, overrides=overrides, model=model, prefix=prefix)
 

@@ -1,9 +1,13 @@
 """checkpoints.warm_start: each checkpoint type restores what it should."""
 
+import logging
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
+from official.vision.modeling.backbones import resnet as resnet_lib
 
 from acrn_tf.builders import config_util
 from acrn_tf.builders import model_builder
@@ -70,8 +74,8 @@ def test_resnet_restores_the_actor_backbone_only(tmp_path, models):
     if id(variable) not in restored:
       np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
                                     variable.name)
-  assert report.kind == 'RESNET'
-  assert report.path == str(tmp_path / 'resnet' / 'ckpt-1')
+  assert report.sources[0].kind == 'RESNET'
+  assert report.sources[0].path == str(tmp_path / 'resnet' / 'ckpt-1')
   assert report.restored == sorted(v.name for v in backbone)
   assert len(report.not_restored) == len(target.variables) - len(backbone)
 
@@ -104,7 +108,7 @@ def test_slim_s3dg_restores_the_tower_and_both_heads(tmp_path, models):
   detector = {id(v) for v in target.actor_detector.variables}
   for variable in target.actor_detector.variables:
     np.testing.assert_array_equal(variable.numpy(), before[id(variable)])
-  assert report.kind == 'SLIM_S3DG'
+  assert report.sources[0].kind == 'SLIM_S3DG'
   assert not detector & {id(v) for part in parts for v in part.variables}
   assert set(v.name for v in target.actor_detector.variables) <= set(
       report.not_restored)
@@ -164,7 +168,7 @@ def test_shared_parts_come_from_a_model_with_another_relation_module(
   for variable in kept:
     np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
                                   variable.name)
-  assert report.kind == 'SHARED_PARTS'
+  assert report.sources[0].kind == 'SHARED_PARTS'
   assert report.not_restored == sorted(v.name for v in kept)
 
 
@@ -222,7 +226,7 @@ def test_shared_parts_from_another_clip_length_resample_the_flattening(
                         for t, m in zip(theirs, mine))
   path = tf.train.Checkpoint(model=base).save(str(tmp_path / 'ckpt'))
   report = checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
-  assert report.resampled == sorted(v.name for v in mine)
+  assert report.sources[0].resampled == sorted(v.name for v in mine)
   for variable, value in zip(mine, theirs):
     np.testing.assert_allclose(
         variable.numpy(),
@@ -284,7 +288,7 @@ def test_shared_parts_leave_a_scene_map_the_checkpoint_has_not_initial(
   report = checkpoints.warm_start(target, _train_config('SHARED_PARTS', path))
   new_names = sorted(v.name for v in new_layer.variables)
   assert len(new_names) == 2  # The kernel and the bias.
-  assert report.new_scene_layers == new_names
+  assert report.sources[0].new_scene_layers == new_names
   assert set(new_names) <= set(report.not_restored)
   assert not set(new_names) & set(report.restored)
   for variable, value in zip(new_layer.variables, initial):
@@ -346,3 +350,248 @@ def test_relation_head_of_another_shape_is_refused(tmp_path, models):
                      r'\[.*16, .*\], the actor head.s .*relation_channels '
                      'must be the channels of F'):
     checkpoints.warm_start(narrow, config)
+
+
+def _two_stream_acrn():
+  """The tiny ACRN with RGB and flow S3D-G towers fused at Mixed_4f."""
+  text = model_fixtures.model_config_text('acrn').replace(
+      'min_depth: 8', 'min_depth: 8 streams: RGB_AND_FLOW')
+  tf_keras.utils.set_random_seed(0)
+  model = model_builder.build(
+      config_util.parse_pipeline_config_text(text).model, is_training=True,
+      image_size=(model_fixtures.HEIGHT, model_fixtures.WIDTH))
+  batch = dict(model_fixtures.two_clip_batch())
+  frames = batch[fields.InputDataFields.frames]
+  batch[fields.InputDataFields.flow] = tf.zeros(
+      frames.shape[:4].as_list() + [2])
+  model.predict(model.preprocess(batch), training=False)
+  return model
+
+
+def _public_checkpoints(model, directory):
+  """Writes the paper's three public checkpoints at the model's sizes.
+
+  A slim RGB and a slim flow S3D-G checkpoint (InceptionV1/..., up to
+  Mixed_5c, with the Kinetics Logits and a Momentum slot as the published
+  ones have) and a Model Garden ResNet saved as `backbone`.
+
+  Returns:
+    (paths by name, slim values by checkpoint name, the ResNet written).
+  """
+  towers = model.feature_extractor.towers
+  head = model.actor_head.head
+  extra = {'InceptionV1/Logits/Conv2d_0c_1x1/weights':
+               np.zeros([1, 1, 1, 8, 400], np.float32),
+           'InceptionV1/Mixed_3b/Branch_0/Conv2d_0a_1x1/weights/Momentum':
+               np.zeros([1], np.float32)}
+  values, paths = {}, {}
+  for seed, stream in enumerate(('rgb', 'flow')):
+    values[stream] = {**slim_fx.random_slim_values(towers[stream],
+                                                   seed=10 + seed),
+                      **slim_fx.random_slim_values(head, seed=20 + seed),
+                      **extra}
+    paths[stream] = slim_fx.write_checkpoint(
+        str(directory / f'{stream}_model.ckpt'), values[stream])
+  config = model.actor_detector.get_config()
+  tf_keras.utils.set_random_seed(7)
+  resnet = resnet_lib.ResNet(
+      model_id=config['model_id'],
+      depth_multiplier=config['depth_multiplier'],
+      input_specs=tf_keras.layers.InputSpec(
+          shape=[None, model_fixtures.HEIGHT, model_fixtures.WIDTH, 3]))
+  paths['resnet'] = tf.train.Checkpoint(backbone=resnet).save(
+      str(directory / 'resnet' / 'ckpt'))
+  return paths, values, resnet
+
+
+@pytest.fixture(scope='module')
+def two_stream(tmp_path_factory):
+  """(model, checkpoint paths, slim values, ResNet) for three-source tests."""
+  model = _two_stream_acrn()
+  paths, values, resnet = _public_checkpoints(
+      model, tmp_path_factory.mktemp('public'))
+  return model, paths, values, resnet
+
+
+def _three_sources(paths, rgb_parts):
+  config = train_pb2.TrainConfig()
+  rgb = config.warm_start_source.add(checkpoint=paths['rgb'],
+                                     type=train_pb2.TrainConfig.SLIM_S3DG)
+  for part in rgb_parts:
+    rgb.part.append(getattr(train_pb2.TrainConfig.WarmStartSource, part))
+  config.warm_start_source.add(
+      checkpoint=paths['flow'], type=train_pb2.TrainConfig.SLIM_S3DG,
+      part=[train_pb2.TrainConfig.WarmStartSource.FLOW_TOWER])
+  config.warm_start_source.add(checkpoint=os.path.dirname(paths['resnet']),
+                               type=train_pb2.TrainConfig.RESNET)
+  return config
+
+
+@pytest.mark.parametrize('relation_head', [True, False],
+                         ids=['paper', 'relation_head_new'])
+def test_three_public_sources_restore_every_pretrained_part(
+    two_stream, relation_head, caplog):
+  model, paths, values, resnet = two_stream
+  before = _reset(model)
+  rgb_parts = ['RGB_TOWER', 'ACTOR_HEAD'] + (
+      ['RELATION_HEAD'] if relation_head else [])
+  with caplog.at_level(logging.INFO):
+    report = checkpoints.warm_start(model, _three_sources(paths, rgb_parts))
+  flow_tower = model.feature_extractor.towers['flow'].variables
+  assert (f'Warm start train_config.warm_start_source[1] from {paths["flow"]}'
+          f' (SLIM_S3DG): restored {len(flow_tower)} variables of flow_tower '
+          f'({len(flow_tower)}); skipped ') in caplog.text
+  assert ('skipped InceptionV1/Logits/Conv2d_0c_1x1/weights: the '
+          'checkpoint\'s classifier') in caplog.text
+
+  towers = model.feature_extractor.towers
+  heads = [model.actor_head.head] + (
+      [model.relation_module.relation_head] if relation_head else [])
+  restored = []
+  for part, stream in [(towers['rgb'], 'rgb'), (towers['flow'], 'flow')] + [
+      (head, 'rgb') for head in heads]:
+    for name, variable in part.slim_variables().items():
+      np.testing.assert_array_equal(
+          variable.numpy(), values[stream]['InceptionV1/' + name], name)
+      restored.append(variable)
+  backbone = model.actor_detector.backbone.variables
+  assert len(backbone) == len(resnet.variables) > 0
+  for variable, value in zip(backbone, resnet.variables):
+    np.testing.assert_array_equal(variable.numpy(), value.numpy(),
+                                  variable.name)
+  restored += backbone
+  assert len({id(v) for v in restored}) == len(restored)
+
+  # Left at their initial values: the relation module (but its head, when
+  # restored as paper 4.1 does), the classifier and the box regressor, and
+  # what no public checkpoint holds: the actor RPN head and the temporal
+  # flattening and stream fusion of the feature extractor.
+  tower_ids = {id(v) for t in towers.values() for v in t.variables}
+  head_ids = {id(v) for h in heads for v in h.variables}
+  new = ([v for v in model.relation_module.variables
+          if id(v) not in head_ids] +
+         model.classifier.variables + model.box_regressor.variables)
+  not_public = (model.actor_detector.rpn_head.variables +
+                [v for v in model.feature_extractor.variables
+                 if id(v) not in tower_ids])
+  assert new and not_public
+  kept = new + not_public
+  assert ({id(v) for v in kept} | {id(v) for v in restored} ==
+          {id(v) for v in model.variables})
+  for variable in kept:
+    np.testing.assert_array_equal(variable.numpy(), before[id(variable)],
+                                  variable.name)
+  assert report.not_restored == sorted(v.name for v in kept)
+  assert report.restored == sorted(v.name for v in restored)
+
+  rgb, flow, resnet_report = report.sources
+  assert [s.source for s in report.sources] == [
+      f'train_config.warm_start_source[{i}]' for i in range(3)]
+  assert rgb.parts == [p.lower() for p in rgb_parts]
+  assert (flow.kind, flow.parts) == ('SLIM_S3DG', ['flow_tower'])
+  assert (resnet_report.kind, resnet_report.parts) == ('RESNET', ['backbone'])
+  assert resnet_report.path == paths['resnet']
+  # Each source says what it skipped and why: the flow checkpoint's heads,
+  # both checkpoints' Logits and optimizer slots.
+  assert ('InceptionV1/Logits/Conv2d_0c_1x1/weights: the checkpoint\'s '
+          'classifier (Logits), which no model part has') in rgb.skipped
+  assert ('InceptionV1/Mixed_3b/Branch_0/Conv2d_0a_1x1/weights/Momentum: an '
+          'optimizer or moving-average slot') in flow.skipped
+  mixed_5 = [line for line in flow.skipped if '/Mixed_5' in line]
+  assert mixed_5 and all(
+      line.endswith(': Mixed_5b: no part restored from this source has it')
+      or line.endswith(': Mixed_5c: no part restored from this source has '
+                       'it') for line in mixed_5)
+  assert not [line for line in rgb.skipped if '/Mixed_5' in line]
+
+
+def test_a_source_that_restores_nothing_names_itself(models, two_stream):
+  target, _ = models  # RGB only.
+  _, paths, _, _ = two_stream
+  config = train_pb2.TrainConfig()
+  config.warm_start_source.add(checkpoint=paths['rgb'],
+                               type=train_pb2.TrainConfig.SLIM_S3DG)
+  config.warm_start_source.add(
+      checkpoint=paths['flow'], type=train_pb2.TrainConfig.SLIM_S3DG,
+      part=[train_pb2.TrainConfig.WarmStartSource.FLOW_TOWER])
+  with pytest.raises(ValueError) as error:
+    checkpoints.warm_start(target, config)
+  assert str(error.value) == (
+      f'train_config.warm_start_source[1] ({paths["flow"]}, SLIM_S3DG) '
+      'would restore nothing into FLOW_TOWER: the model has no such part (it '
+      'has actor_head, relation_head, rgb_tower)')
+
+
+def test_two_sources_of_one_part_are_refused_before_restoring(two_stream):
+  model, paths, _, _ = two_stream
+  before = _reset(model)
+  config = train_pb2.TrainConfig()
+  # Every S3D-G part from the RGB checkpoint, then the flow tower again.
+  config.warm_start_source.add(checkpoint=paths['rgb'],
+                               type=train_pb2.TrainConfig.SLIM_S3DG)
+  config.warm_start_source.add(
+      checkpoint=paths['flow'], type=train_pb2.TrainConfig.SLIM_S3DG,
+      part=[train_pb2.TrainConfig.WarmStartSource.FLOW_TOWER])
+  with pytest.raises(ValueError, match=r'^train_config\.warm_start_source\[1\]'
+                     rf' \({paths["flow"]}, SLIM_S3DG\) and '
+                     r'train_config\.warm_start_source\[0\] would both '
+                     'restore .*: give each part one source$'):
+    checkpoints.warm_start(model, config)
+  for variable in model.variables:
+    np.testing.assert_array_equal(variable.numpy(), before[id(variable)])
+
+
+def test_each_source_has_its_own_scope(tmp_path, two_stream):
+  model, _, _, resnet = two_stream
+  _reset(model)
+  flow = model.feature_extractor.towers['flow']
+  values = slim_fx.random_slim_values(flow, scope='Flow/InceptionV1', seed=3)
+  path = slim_fx.write_checkpoint(str(tmp_path / 'both.ckpt'), values)
+  resnet_path = tf.train.Checkpoint(model=tf.train.Checkpoint(
+      backbone=resnet)).save(str(tmp_path / 'resnet' / 'ckpt'))
+  config = train_pb2.TrainConfig()
+  source = config.warm_start_source.add(
+      checkpoint=path, type=train_pb2.TrainConfig.SLIM_S3DG,
+      scope='Flow/InceptionV1',
+      part=[train_pb2.TrainConfig.WarmStartSource.FLOW_TOWER])
+  config.warm_start_source.add(checkpoint=resnet_path, scope='model/backbone',
+                               type=train_pb2.TrainConfig.RESNET)
+  report = checkpoints.warm_start(model, config)
+  for name, variable in flow.slim_variables().items():
+    np.testing.assert_array_equal(variable.numpy(),
+                                  values['Flow/InceptionV1/' + name])
+  for variable, value in zip(model.actor_detector.backbone.variables,
+                             resnet.variables):
+    np.testing.assert_array_equal(variable.numpy(), value.numpy())
+  assert len(report.sources) == 2
+
+  # Without the scope: the part's error, naming the source.
+  source.scope = ''
+  with pytest.raises(ValueError, match=r'^train_config\.warm_start_source'
+                     rf'\[0\] \({path}, SLIM_S3DG\), part FLOW_TOWER: Slim '
+                     'checkpoint .* does not fit the model; nothing was '
+                     'restored'):
+    checkpoints.warm_start(model, config)
+
+
+def test_shared_parts_and_a_resnet_overlap_in_the_backbone(tmp_path, models):
+  target, source = models
+  full = tf.train.Checkpoint(model=source).save(str(tmp_path / 'run' / 'ckpt'))
+  resnet = tf.train.Checkpoint(backbone=source.actor_detector.backbone).save(
+      str(tmp_path / 'resnet' / 'ckpt'))
+  config = train_pb2.TrainConfig()
+  config.warm_start_source.add(checkpoint=full,
+                               type=train_pb2.TrainConfig.SHARED_PARTS)
+  config.warm_start_source.add(checkpoint=resnet,
+                               type=train_pb2.TrainConfig.RESNET)
+  with pytest.raises(ValueError, match=r'^train_config\.warm_start_source\[1\]'
+                     rf' \({resnet}, RESNET\) and train_config\.'
+                     r'warm_start_source\[0\] would both restore '):
+    checkpoints.warm_start(target, config)
+  # One source of each: restored as the single fine_tune_checkpoint is.
+  del config.warm_start_source[1]
+  report = checkpoints.warm_start(target, config)
+  assert [(s.source, s.kind) for s in report.sources] == [
+      ('train_config.warm_start_source[0]', 'SHARED_PARTS')]
+  assert report.sources[0].parts == ['feature_extractor', 'actor_detector',
+                                     'actor_head']
