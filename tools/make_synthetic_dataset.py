@@ -10,15 +10,11 @@ dataset_info.json), then prints videos, keyframes and boxes per class per
 split. See docs/synthetic_dataset.md.
 """
 
-import os
 import sys
 import time
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

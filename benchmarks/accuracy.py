@@ -40,8 +40,6 @@ import os
 import time
 from typing import Dict, List, Optional, Sequence
 
-from acrn_tf.benchmarks import accuracy_runs
-from acrn_tf.benchmarks import scene_map_specs
 from acrn_tf.builders import config_util
 from acrn_tf.data import ava
 from acrn_tf.data import conversion
@@ -49,6 +47,8 @@ from acrn_tf.data import label_map_util
 from acrn_tf.data import synthetic
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import train_pb2
+from benchmarks import accuracy_runs
+from benchmarks import scene_map_specs
 
 # Table 1a's rows, in the paper's order: model key -> relation module field.
 MODELS = ('base', 'resize_concat', 'santoro', 'acrn')

@@ -14,11 +14,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import flops
-from acrn_tf.benchmarks import speed
 from acrn_tf.builders import config_util
 from acrn_tf.builders import model_builder
 from acrn_tf.core import standard_fields as fields
+from benchmarks import flops
+from benchmarks import speed
 
 NUM_PROPOSALS_FIELD = (
     'model.video_faster_rcnn.actor_detector.rpn.num_proposals_eval')

@@ -21,10 +21,10 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 
-from acrn_tf.benchmarks import machine
-from acrn_tf.benchmarks import performance_report as report_lib
-from acrn_tf.benchmarks import speed
-from acrn_tf.benchmarks import speed_sections
+from benchmarks import machine
+from benchmarks import performance_report as report_lib
+from benchmarks import speed
+from benchmarks import speed_sections
 
 SECTIONS = ('conv_peak', 'backbone', 'relation', 'model', 'training',
             'input')

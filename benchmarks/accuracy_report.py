@@ -17,9 +17,9 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
-from acrn_tf.benchmarks import accuracy
-from acrn_tf.benchmarks import loss_history
-from acrn_tf.benchmarks import scene_map_specs
+from benchmarks import accuracy
+from benchmarks import loss_history
+from benchmarks import scene_map_specs
 
 RESULTS_JSON = 'results.json'
 RESULTS_MD = 'results.md'

@@ -11,10 +11,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import flops
-from acrn_tf.benchmarks import timing
 from acrn_tf.models import s3dg
 from acrn_tf.relation import g_theta
+from benchmarks import flops
+from benchmarks import timing
 
 
 @dataclasses.dataclass(frozen=True)

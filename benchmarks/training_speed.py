@@ -23,11 +23,11 @@ from typing import Any, Callable, Dict, Optional, Tuple
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import memory
-from acrn_tf.benchmarks import timing
 from acrn_tf.builders import config_util
 from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import standard_fields as fields
+from benchmarks import memory
+from benchmarks import timing
 
 TRAINER_MODULE = 'acrn_tf.training.trainer'
 TRAIN_LIB_MODULE = 'acrn_tf.training.train_lib'

@@ -22,12 +22,12 @@ from typing import Callable, Dict, List, Mapping, Optional, Sequence
 from google.protobuf import text_format
 import tf_keras
 
-from acrn_tf.benchmarks import loss_history
-from acrn_tf.benchmarks import run_pool
 from acrn_tf.builders import config_util
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.training import train_lib
+from benchmarks import loss_history
+from benchmarks import run_pool
 
 RESULT_JSON = 'result.json'
 # A run's training and evaluation output when it runs in a worker process.

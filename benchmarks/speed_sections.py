@@ -7,13 +7,13 @@ shared across the run (the conv peak, the training rate) and returns a
 
 from typing import Dict, List, Optional
 
-from acrn_tf.benchmarks import conv_peak
-from acrn_tf.benchmarks import input_throughput
-from acrn_tf.benchmarks import model_speed
-from acrn_tf.benchmarks import performance_report as report_lib
-from acrn_tf.benchmarks import speed
-from acrn_tf.benchmarks import timing
-from acrn_tf.benchmarks import training_speed
+from benchmarks import conv_peak
+from benchmarks import input_throughput
+from benchmarks import model_speed
+from benchmarks import performance_report as report_lib
+from benchmarks import speed
+from benchmarks import timing
+from benchmarks import training_speed
 
 TITLES = {
     'conv_peak': 'Convolution peak',

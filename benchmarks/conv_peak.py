@@ -11,8 +11,8 @@ from typing import List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import flops
-from acrn_tf.benchmarks import timing
+from benchmarks import flops
+from benchmarks import timing
 
 
 @dataclasses.dataclass(frozen=True)
