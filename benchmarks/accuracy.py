@@ -41,10 +41,10 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from acrn_tf.builders import config_util
-from acrn_tf.data import ava
-from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
-from acrn_tf.data import synthetic
+from acrn_tf.data.conversion import ava
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.synthetic import synthetic
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import train_pb2
 from benchmarks import accuracy_runs

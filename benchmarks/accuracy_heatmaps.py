@@ -14,7 +14,7 @@ from typing import Sequence, Tuple
 import cv2
 import numpy as np
 
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import video_io
 from acrn_tf.inference import detectors
 from acrn_tf.inference import rendering
 

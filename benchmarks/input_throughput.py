@@ -21,8 +21,8 @@ import tensorflow as tf
 from acrn_tf.builders import config_util
 from acrn_tf.builders import dataset_builder
 from acrn_tf.core import standard_fields
-from acrn_tf.data import annotations
-from acrn_tf.data import sequence_example_writer
+from acrn_tf.data.conversion import annotations
+from acrn_tf.data.conversion import sequence_example_writer
 
 
 def measure_throughput(dataset: tf.data.Dataset, num_batches: int,

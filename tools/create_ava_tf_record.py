@@ -13,7 +13,7 @@ r"""Converts an AVA-format dataset (videos + csv) to keyframe TFRecords.
       [--num_processes 4 --process_index 0] [--flow] [--shorter_side 256]
 
 Writes <output_path>-SSSSS-of-NNNNN.tfrecord and label_map.pbtxt beside them
-(see acrn_tf/data/ava.py for the input format and acrn_tf/data/conversion.py
+(see acrn_tf/data/conversion/ava.py for the input format and acrn_tf/data/conversion/conversion.py
 for sharding and resuming). Rerunning the same command skips completed
 shards. Prints a progress bar and a summary; exits 1 when nothing was
 written.
@@ -33,11 +33,11 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import ava
-from acrn_tf.data import conversion
-from acrn_tf.data import conversion_report
 from acrn_tf.data import label_map_util
-from acrn_tf.data import optical_flow
+from acrn_tf.data.conversion import ava
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import conversion_report
+from acrn_tf.data.conversion import optical_flow
 
 _VIDEOS_DIR = flags.DEFINE_string(
     'videos_dir', None, 'Directory of <video_id>.<ext> files.')

@@ -11,7 +11,7 @@ r"""Converts a user's own videos + csv annotations to keyframe TFRecords.
 The csv has one row per actor box: `video_path, timestamp_or_frame, x1, y1,
 x2, y2, labels, track_id`, video paths relative to --videos_dir, boxes
 normalised with x before y, labels as label-map names or ids separated by
-`;` or `|` (see acrn_tf/data/generic_csv.py). Writes
+`;` or `|` (see acrn_tf/data/conversion/generic_csv.py). Writes
 <output_path>-SSSSS-of-NNNNN.tfrecord and label_map.pbtxt beside them;
 rerunning the same command skips completed shards. Prints a progress bar and
 a summary; exits 1 when nothing was written.
@@ -31,11 +31,11 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import conversion
-from acrn_tf.data import conversion_report
-from acrn_tf.data import generic_csv
 from acrn_tf.data import label_map_util
-from acrn_tf.data import optical_flow
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import conversion_report
+from acrn_tf.data.conversion import generic_csv
+from acrn_tf.data.conversion import optical_flow
 
 _VIDEOS_DIR = flags.DEFINE_string(
     'videos_dir', None, 'Directory the csv\'s video paths are relative to.')

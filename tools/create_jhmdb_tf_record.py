@@ -19,8 +19,8 @@ The JHMDB-GT.pkl layout (boxes, lists of videos per split in one pickle):
 Every annotated frame of a video is a keyframe with one actor box and the
 video's class; --keyframe_stride k keeps every k-th of them for training
 (the test set always keeps all of them: frame-AP is measured on every
-annotated frame). See acrn_tf/data/jhmdb.py for both layouts and
-acrn_tf/data/conversion.py for sharding and resuming.
+annotated frame). See acrn_tf/data/conversion/jhmdb.py for both layouts and
+acrn_tf/data/conversion/conversion.py for sharding and resuming.
 
 Writes <output_path>-SSSSS-of-NNNNN.tfrecord and the JHMDB label map
 (label_map.pbtxt, ids 1..21 in alphabetical class order) beside them.
@@ -42,10 +42,10 @@ from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import conversion
-from acrn_tf.data import conversion_report
-from acrn_tf.data import jhmdb
-from acrn_tf.data import optical_flow
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import conversion_report
+from acrn_tf.data.conversion import jhmdb
+from acrn_tf.data.conversion import optical_flow
 
 _JHMDB_ROOT = flags.DEFINE_string(
     'jhmdb_root', None, 'Original layout: the folder holding Rename_Images/, '

@@ -19,9 +19,9 @@ if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.data import synthetic  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import synthetic_config
-from acrn_tf.data import synthetic_preview
+from acrn_tf.data.synthetic import synthetic  # pylint: disable=g-import-not-at-top
+from acrn_tf.data.synthetic import synthetic_config
+from acrn_tf.data.synthetic import synthetic_preview
 
 _OUTPUT_DIR = flags.DEFINE_string(
     'output_dir', None, 'Directory to write videos/ and annotations/ into.')

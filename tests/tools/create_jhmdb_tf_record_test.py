@@ -15,10 +15,10 @@ import pytest
 import scipy.io
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import conversion
-from acrn_tf.data import jhmdb
 from acrn_tf.data import label_map_util
-from tests.data import conversion_fixtures as fx
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import jhmdb
+from tests.data.conversion import conversion_fixtures as fx
 from tests.tools import tool_import
 
 _keys = standard_fields.SequenceExampleKeys
