@@ -1,8 +1,12 @@
-"""The action classifier's feature head: inflate, Mixed_5b/5c, average pool.
+"""The actor feature tower: inflate, Mixed_5b/5c, average pool.
 
 Paper 3.1: each actor's 7 x 7 x 832 crop of F is inflated back to 3D, runs
 through S3D-G's Mixed_5b and Mixed_5c, and is average-pooled to the actor
-feature f_a (1 x 1 x 1024).
+feature f_a (1 x 1 x 1024). This is one part of the second stage that the
+`ActionHead` proto configures (with the classifier, the box regressor and
+the ROI sampling, which the meta-architecture holds); the model keeps it as
+its `actor_head` attribute and the layer keeps the name `action_head`, so
+checkpoints are unchanged.
 """
 
 from typing import Optional
@@ -14,7 +18,7 @@ from acrn_tf.models import s3dg
 
 
 @tf_keras.utils.register_keras_serializable(package='acrn_tf')
-class ActorFeatureHead(tf_keras.layers.Layer):
+class ActorFeatureTower(tf_keras.layers.Layer):
   """Per-ROI crops [B, R, (t,) k, k, c] -> pooled features [B, R, d]."""
 
   def __init__(self, inflated_time_steps: int = 1, return_maps: bool = False,

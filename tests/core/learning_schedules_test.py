@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from acrn_tf.training import learning_schedules
+from acrn_tf.core import learning_schedules
 
 
 def _lr(schedule, step):
