@@ -99,8 +99,9 @@ def _run_tool():
     _FLAGS.unparse_flags()  # flags of an earlier call go back to defaults
     argv = ['create_jhmdb_tf_record']
     _FLAGS(argv + args)
-    # pylint: disable-next=protected-access
-    return tool._main(argv) if main else tool.run(argv)
+    if main:
+      return tool.cflags.exit_status(tool.run, argv)
+    return tool.run(argv)
   yield run
   _FLAGS.unparse_flags()
 
