@@ -14,9 +14,9 @@ r"""Converts an AVA-format dataset (videos + csv) to keyframe TFRecords.
 
 Writes <output_path>-SSSSS-of-NNNNN.tfrecord and label_map.pbtxt beside them
 (see acrn_tf/data/conversion/ava.py for the input format and
-acrn_tf/data/conversion/conversion.py for sharding and resuming). Rerunning the same command skips completed
-shards. Prints a progress bar and a summary; exits 1 when nothing was
-written.
+acrn_tf/data/conversion/conversion.py for sharding and resuming). Rerunning
+the same command skips completed shards. Prints a progress bar and a
+summary; exits 1 when nothing was written.
 
 Sharding: --num_shards is the total number of output files. To convert with
 several processes or machines, start --num_processes copies of the same

@@ -19,7 +19,8 @@ if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.data.synthetic import synthetic  # pylint: disable=g-import-not-at-top
+# pylint: disable-next=g-import-not-at-top
+from acrn_tf.data.synthetic import synthetic
 from acrn_tf.data.synthetic import synthetic_config
 from acrn_tf.data.synthetic import synthetic_preview
 
