@@ -113,9 +113,9 @@ def test_every_package_has_a_floor():
      ['acrn_tf/data/input/decoder.py:4: acrn_tf.data (floor 1) imports '
       'acrn_tf.builders.x (floor 4)']),
     ('acrn_tf/builders/b.py',
-     'from acrn_tf.training import learning_schedules\n',
+     'from acrn_tf.training import trainer\n',
      ['acrn_tf/builders/b.py:1: acrn_tf.builders (floor 4) imports '
-      'acrn_tf.training.learning_schedules (floor 6)']),
+      'acrn_tf.training.trainer (floor 6)']),
     ('acrn_tf/meta_architectures/m.py',
      'import acrn_tf.visualization.heatmaps\n',
      ['acrn_tf/meta_architectures/m.py:1: acrn_tf.meta_architectures '
