@@ -6,15 +6,23 @@ Output and sharding (--output_path, --num_shards, --num_processes,
 --flow_preset, --num_threads, --allow_clamped_frames). A converter imports
 this module, adopts its flags as its own (`flags.adopt_module_key_flags`,
 so that --help lists them) and defines only the flags of its input format.
+Converters that read a label map (AVA, generic csv) also call
+`define_label_map_flags()` at import.
+
+Sharding: --num_shards is the total number of output files. To convert with
+several processes or machines, start --num_processes copies of the same
+command, each with its own --process_index in [0, num_processes): process p
+writes the shards s with s % num_processes == p.
 """
 
 import sys
-from typing import Callable, Sequence
+from typing import Callable, Sequence, Tuple
 
 from absl import app
 from absl import flags
 
 from acrn_tf.core import progress_line
+from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import conversion
 from acrn_tf.data.conversion import conversion_report
 from acrn_tf.data.conversion import optical_flow
@@ -54,6 +62,41 @@ ALLOW_CLAMPED_FRAMES = flags.DEFINE_boolean(
     '(their frames repeat the first/last frame); false skips them.')
 OVERWRITE = flags.DEFINE_boolean(
     'overwrite', False, 'Rewrite shards that an earlier run completed.')
+
+
+def define_label_map_flags() -> Tuple[flags.FlagHolder, flags.FlagHolder]:
+  """Defines --label_map_path and --class_subset_label_map; call it once.
+
+  Returns:
+    Their holders, for `read_label_maps`.
+  """
+  label_map_path = flags.DEFINE_string(
+      'label_map_path', None, 'Label map (item {} or AVA label {} form).')
+  class_subset_label_map = flags.DEFINE_string(
+      'class_subset_label_map', None, 'Optional label map of the classes to '
+      'keep (e.g. the 60 evaluated AVA classes); other labels are left out, '
+      'ids keep their values.')
+  return label_map_path, class_subset_label_map
+
+
+def read_label_maps(label_map_path: flags.FlagHolder,
+                    class_subset_label_map: flags.FlagHolder):
+  """(full label map, label map to write, class subset or None).
+
+  Args:
+    label_map_path: the holder of --label_map_path.
+    class_subset_label_map: the holder of --class_subset_label_map.
+
+  Returns:
+    The full label map, the one to write (restricted to the class subset
+    when given) and the subset the readers keep (None: every label).
+  """
+  full_label_map = label_map_util.read_label_map(label_map_path.value)
+  if not class_subset_label_map.value:
+    return full_label_map, full_label_map, None
+  label_map = label_map_util.load_label_map(label_map_path.value,
+                                            class_subset_label_map.value)
+  return full_label_map, label_map, label_map
 
 
 def conversion_options(**overrides) -> conversion.ConversionOptions:

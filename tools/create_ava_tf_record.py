@@ -18,10 +18,8 @@ acrn_tf/data/conversion/conversion.py for sharding and resuming). Rerunning
 the same command skips completed shards. Prints a progress bar and a
 summary; exits 1 when nothing was written.
 
-Sharding: --num_shards is the total number of output files. To convert with
-several processes or machines, start --num_processes copies of the same
-command, each with its own --process_index in [0, num_processes): process p
-writes the shards s with s % num_processes == p.
+Sharding (--num_shards, --num_processes, --process_index) and the clip
+flags are those of every converter: see tools/converter_flags.py.
 """
 
 from absl import app
@@ -33,11 +31,11 @@ else:  # python tools/NAME.py: put the checkout on sys.path first.
   import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
   import converter_flags as cflags  # pylint: disable=g-import-not-at-top
 
-from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import ava
 from acrn_tf.data.conversion import conversion
 from acrn_tf.data.conversion import conversion_report
 
+_LABEL_MAP_PATH, _CLASS_SUBSET_LABEL_MAP = cflags.define_label_map_flags()
 flags.adopt_module_key_flags(cflags)
 
 _VIDEOS_DIR = flags.DEFINE_string(
@@ -45,14 +43,9 @@ _VIDEOS_DIR = flags.DEFINE_string(
 _ANNOTATION_CSV = flags.DEFINE_string(
     'annotation_csv', None, 'AVA csv: video_id, middle_frame_timestamp, x1, '
     'y1, x2, y2, action_id, person_id.')
-_LABEL_MAP_PATH = flags.DEFINE_string(
-    'label_map_path', None, 'Label map (item {} or AVA label {} form).')
 _EXCLUDED_TIMESTAMPS_CSV = flags.DEFINE_string(
     'excluded_timestamps_csv', None, 'Optional csv of video_id, timestamp '
     'keyframes to leave out.')
-_CLASS_SUBSET_LABEL_MAP = flags.DEFINE_string(
-    'class_subset_label_map', None, 'Optional label map of the classes to '
-    'keep (e.g. the 60 evaluated AVA classes); ids keep their values.')
 _TIMESTAMP_OFFSET_SECONDS = flags.DEFINE_float(
     'timestamp_offset_seconds', 0.0, 'Movie time at which the video files '
     'start (900 for files cut at 15:00; 0 for files starting at 0).')
@@ -71,17 +64,12 @@ def run(argv) -> conversion_report.ConversionSummary:
                cflags.OUTPUT_PATH):
     if not flag.value:
       raise app.UsageError(f'--{flag.name} is required')
-  full_label_map = label_map_util.read_label_map(_LABEL_MAP_PATH.value)
-  label_map = full_label_map
-  if _CLASS_SUBSET_LABEL_MAP.value:
-    label_map = label_map_util.restrict_to_subset(
-        full_label_map,
-        label_map_util.read_label_map(_CLASS_SUBSET_LABEL_MAP.value),
-        _CLASS_SUBSET_LABEL_MAP.value)
+  full_label_map, label_map, class_subset = cflags.read_label_maps(
+      _LABEL_MAP_PATH, _CLASS_SUBSET_LABEL_MAP)
   result = ava.read_annotations(
       _ANNOTATION_CSV.value, _VIDEOS_DIR.value, label_map=full_label_map,
       excluded_timestamps_csv=_EXCLUDED_TIMESTAMPS_CSV.value,
-      class_subset=(label_map if _CLASS_SUBSET_LABEL_MAP.value else None),
+      class_subset=class_subset,
       timestamp_offset_seconds=_TIMESTAMP_OFFSET_SECONDS.value)
   print(f'Read {result.num_rows} rows, {len(result.keyframes)} keyframes '
         f'from {_ANNOTATION_CSV.value}')

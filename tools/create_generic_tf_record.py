@@ -16,10 +16,8 @@ normalised with x before y, labels as label-map names or ids separated by
 rerunning the same command skips completed shards. Prints a progress bar and
 a summary; exits 1 when nothing was written.
 
-Sharding: --num_shards is the total number of output files. To convert with
-several processes or machines, start --num_processes copies of the same
-command, each with its own --process_index in [0, num_processes): process p
-writes the shards s with s % num_processes == p.
+Sharding (--num_shards, --num_processes, --process_index) and the clip
+flags are those of every converter: see tools/converter_flags.py.
 """
 
 from absl import app
@@ -31,11 +29,11 @@ else:  # python tools/NAME.py: put the checkout on sys.path first.
   import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
   import converter_flags as cflags  # pylint: disable=g-import-not-at-top
 
-from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import conversion
 from acrn_tf.data.conversion import conversion_report
 from acrn_tf.data.conversion import generic_csv
 
+_LABEL_MAP_PATH, _CLASS_SUBSET_LABEL_MAP = cflags.define_label_map_flags()
 flags.adopt_module_key_flags(cflags)
 
 _VIDEOS_DIR = flags.DEFINE_string(
@@ -43,11 +41,6 @@ _VIDEOS_DIR = flags.DEFINE_string(
 _ANNOTATION_CSV = flags.DEFINE_string(
     'annotation_csv', None, 'csv: video_path, timestamp_or_frame, x1, y1, '
     'x2, y2, labels, track_id.')
-_LABEL_MAP_PATH = flags.DEFINE_string(
-    'label_map_path', None, 'Label map (item {} or AVA label {} form).')
-_CLASS_SUBSET_LABEL_MAP = flags.DEFINE_string(
-    'class_subset_label_map', None, 'Optional label map of the classes to '
-    'keep; other labels are left out, ids keep their values.')
 _TIME_UNIT = flags.DEFINE_enum(
     'time_unit', 'seconds', generic_csv.TIME_UNITS,
     'Unit of the csv\'s timestamp_or_frame column.')
@@ -73,12 +66,11 @@ def run(argv) -> conversion_report.ConversionSummary:
                cflags.OUTPUT_PATH):
     if not flag.value:
       raise app.UsageError(f'--{flag.name} is required')
-  full_label_map = label_map_util.read_label_map(_LABEL_MAP_PATH.value)
-  label_map = label_map_util.load_label_map(_LABEL_MAP_PATH.value,
-                                            _CLASS_SUBSET_LABEL_MAP.value)
+  full_label_map, label_map, class_subset = cflags.read_label_maps(
+      _LABEL_MAP_PATH, _CLASS_SUBSET_LABEL_MAP)
   result = generic_csv.read_annotations(
       _ANNOTATION_CSV.value, full_label_map, _TIME_UNIT.value,
-      class_subset=(label_map if _CLASS_SUBSET_LABEL_MAP.value else None))
+      class_subset=class_subset)
   print(f'Read {result.num_rows} rows, {len(result.keyframes)} keyframes '
         f'from {_ANNOTATION_CSV.value}')
   for reason, count in sorted(result.dropped.items()):
