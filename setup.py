@@ -20,18 +20,20 @@ class BuildPyWithProtos(build_py):
 
 # Thin CLIs in tools/ are installed as the package acrn_tf_tools so that the
 # console scripts can import them; they also run as `python tools/NAME.py`.
+# tools/benchmark.py and tools/benchmark_input.py have no console script:
+# they drive the top-level benchmarks/ package, which is repository tooling
+# (its defaults are paths in the checkout) and is not installed; run them
+# from a checkout as `python tools/benchmark.py` (or `make benchmark`).
 CONSOLE_SCRIPTS = [
     'acrn-make-synthetic-dataset = acrn_tf_tools.make_synthetic_dataset:main',
     'acrn-create-ava-tf-record = acrn_tf_tools.create_ava_tf_record:main',
     'acrn-create-generic-tf-record = acrn_tf_tools.create_generic_tf_record:main',
     'acrn-evaluate = acrn_tf_tools.evaluate:main',
-    'acrn-benchmark-input = acrn_tf_tools.benchmark_input:main',
     'acrn-model-main = acrn_tf_tools.model_main:main',
     'acrn-create-jhmdb-tf-record = acrn_tf_tools.create_jhmdb_tf_record:main',
     'acrn-check-records = acrn_tf_tools.check_records:main',
     'acrn-export = acrn_tf_tools.exporter_main:main',
     'acrn-infer-video = acrn_tf_tools.infer_video:main',
-    'acrn-benchmark = acrn_tf_tools.benchmark:main',
     'acrn-receptive-field = acrn_tf_tools.receptive_field:main',
 ]
 

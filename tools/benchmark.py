@@ -34,23 +34,20 @@ import shlex
 import sys
 import time
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.benchmarks import accuracy  # pylint: disable=g-import-not-at-top
-from acrn_tf.benchmarks import accuracy_heatmaps
-from acrn_tf.benchmarks import accuracy_report
-from acrn_tf.benchmarks import accuracy_runs
-from acrn_tf.benchmarks import machine as machine_lib
-from acrn_tf.benchmarks import performance_report
-from acrn_tf.benchmarks import run_pool
-from acrn_tf.benchmarks import speed_suite
+from benchmarks import accuracy  # pylint: disable=g-import-not-at-top
+from benchmarks import accuracy_heatmaps
+from benchmarks import accuracy_report
+from benchmarks import accuracy_runs
+from benchmarks import machine as machine_lib
+from benchmarks import performance_report
+from benchmarks import run_pool
+from benchmarks import speed_suite
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

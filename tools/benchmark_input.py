@@ -18,23 +18,19 @@ Builds the dataset with `acrn_tf.builders.dataset_builder`, pulls
 --num_batches more and prints examples/s and batches/s.
 """
 
-import os
 import sys
 from typing import Optional, Sequence, Tuple
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.benchmarks import input_throughput  # pylint: disable=g-import-not-at-top
-from acrn_tf.builders import config_util
+from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
 from acrn_tf.builders import dataset_builder
 from acrn_tf.protos import input_reader_pb2
+from benchmarks import input_throughput
 
 _PIPELINE_CONFIG_PATH = flags.DEFINE_string(
     'pipeline_config_path', None,

@@ -14,7 +14,7 @@ no shuffling) and compares each example's boxes (to --tolerance, in
 normalised coordinates of the stored frame) and label lists with the AVA
 csv, keyframes matched on (video_id, timestamp). Without
 --pipeline_config_path, --input_path and --label_map_path are required and a
-minimal reader is used. See acrn_tf/data/record_check.py.
+minimal reader is used. See acrn_tf/data/conversion/record_check.py.
 
 Prints a summary (examples read, boxes checked, each mismatch with its
 video_id and timestamp). Exits 0 when the records match the csv, 1 on any
@@ -22,20 +22,17 @@ mismatch (including csv keyframes missing from the records, excluded
 timestamps left out) or when the check cannot run.
 """
 
-import os
 import sys
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
 from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import record_check
+from acrn_tf.builders import dataset_builder
+from acrn_tf.data.conversion import record_check
 
 _PIPELINE_CONFIG_PATH = flags.DEFINE_string(
     'pipeline_config_path', None, 'pipeline.config whose input reader (see '
@@ -101,7 +98,7 @@ def run(argv) -> record_check.RecordCheckReport:
   report = record_check.check_records(
       reader, _ANNOTATION_CSV.value,
       excluded_timestamps_csv=_EXCLUDED_TIMESTAMPS_CSV.value,
-      tolerance=_TOLERANCE.value)
+      tolerance=_TOLERANCE.value, build_dataset=dataset_builder.build)
   print(record_check.format_report(report, _MAX_LISTED.value))
   return report
 

@@ -19,10 +19,11 @@ The JHMDB-GT.pkl layout (boxes, lists of videos per split in one pickle):
 Every annotated frame of a video is a keyframe with one actor box and the
 video's class; --keyframe_stride k keeps every k-th of them for training
 (the test set always keeps all of them: frame-AP is measured on every
-annotated frame). See acrn_tf/data/jhmdb.py for both layouts and
-acrn_tf/data/conversion.py for sharding and resuming.
+annotated frame). See acrn_tf/data/conversion/jhmdb.py for both layouts and
+acrn_tf/data/conversion/conversion.py for sharding and resuming.
 
-Writes <output_path>-SSSSS-of-NNNNN.tfrecord and the JHMDB label map
+The default --shorter_side 0 keeps the frames' size (240 for JHMDB's
+frames). Writes <output_path>-SSSSS-of-NNNNN.tfrecord and the JHMDB label map
 (label_map.pbtxt, ids 1..21 in alphabetical class order) beside them.
 Rerunning the same command skips completed shards. Prints a progress bar
 and a summary; exits 1 when nothing was written.
@@ -33,23 +34,20 @@ own --process_index (process p writes the shards s with
 s % num_processes == p); --shard_index i writes shard i alone.
 """
 
-import os
-import sys
-
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
-
-from absl import app  # pylint: disable=g-import-not-at-top
+from absl import app
 from absl import flags
 
-from acrn_tf.core import progress_line  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import conversion
-from acrn_tf.data import conversion_report
-from acrn_tf.data import jhmdb
-from acrn_tf.data import optical_flow
+if __package__:  # tools.NAME in tests, acrn_tf_tools.NAME as a console script
+  from . import converter_flags as cflags
+else:  # python tools/NAME.py: put the checkout on sys.path first.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
+  import converter_flags as cflags  # pylint: disable=g-import-not-at-top
+
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import conversion_report
+from acrn_tf.data.conversion import jhmdb
+
+flags.adopt_module_key_flags(cflags)
 
 _JHMDB_ROOT = flags.DEFINE_string(
     'jhmdb_root', None, 'Original layout: the folder holding Rename_Images/, '
@@ -68,67 +66,27 @@ _KEYFRAME_STRIDE = flags.DEFINE_integer(
     'keyframe_stride', 1, 'Training: keep every k-th annotated frame of a '
     'video as a keyframe (1 keeps all). Must be 1 with --subset=test.',
     lower_bound=1)
-_OUTPUT_PATH = flags.DEFINE_string(
-    'output_path', None, 'Output prefix: shards are '
-    '<output_path>-SSSSS-of-NNNNN.tfrecord.')
-_NUM_SHARDS = flags.DEFINE_integer('num_shards', 1,
-                                   'Total number of output shards.')
-_NUM_PROCESSES = flags.DEFINE_integer(
-    'num_processes', 1, 'Processes converting this dataset together.')
-_PROCESS_INDEX = flags.DEFINE_integer(
-    'process_index', 0, 'This process, in [0, num_processes): it writes the '
-    'shards s with s % num_processes == process_index.')
 _SHARD_INDEX = flags.DEFINE_integer(
     'shard_index', None, 'Write this one shard, in [0, num_shards), alone '
     '(the same as --num_processes=num_shards --process_index=shard_index).')
-_FRAMES_PER_CLIP = flags.DEFINE_integer(
-    'frames_per_clip', 20, 'Frames stored per keyframe (keyframe at '
-    'index frames_per_clip // 2).')
-_FRAME_STRIDE = flags.DEFINE_integer(
-    'frame_stride', 1, 'Video frames between two stored frames.')
-_SHORTER_SIDE = flags.DEFINE_integer(
-    'shorter_side', 0, 'Resize frames to this shorter side in pixels '
-    '(0 keeps the frames\' size, 240 for JHMDB).')
-_JPEG_QUALITY = flags.DEFINE_integer('jpeg_quality', 90,
-                                     'JPEG quality of the frames (1..100).')
-_FLOW = flags.DEFINE_boolean('flow', False, 'Also store optical flow.')
-_FLOW_BOUND = flags.DEFINE_float(
-    'flow_bound', optical_flow.DEFAULT_FLOW_BOUND,
-    'Flow is clipped to [-flow_bound, flow_bound] pixels before 8-bit '
-    'quantisation.')
-_FLOW_PRESET = flags.DEFINE_enum(
-    'flow_preset', optical_flow.DEFAULT_PRESET, optical_flow.PRESETS,
-    'OpenCV DIS optical-flow preset.')
-_NUM_THREADS = flags.DEFINE_integer(
-    'num_threads', 4, 'Threads reading and encoding clips.')
-_ALLOW_CLAMPED_FRAMES = flags.DEFINE_boolean(
-    'allow_clamped_frames', True, 'Keep clips that run past a video end '
-    '(their frames repeat the first/last frame); false skips them.')
-_OVERWRITE = flags.DEFINE_boolean(
-    'overwrite', False, 'Rewrite shards that an earlier run completed.')
 
 
 def _options() -> conversion.ConversionOptions:
-  return conversion.ConversionOptions(
-      frames_per_clip=_FRAMES_PER_CLIP.value,
-      frame_stride=_FRAME_STRIDE.value, shorter_side=_SHORTER_SIDE.value,
-      jpeg_quality=_JPEG_QUALITY.value, flow=_FLOW.value,
-      flow_bound=_FLOW_BOUND.value, flow_preset=_FLOW_PRESET.value,
-      allow_clamped_frames=_ALLOW_CLAMPED_FRAMES.value,
-      frame_dir_fps=jhmdb.JHMDB_FPS, num_threads=_NUM_THREADS.value)
+  return cflags.conversion_options(frame_dir_fps=jhmdb.JHMDB_FPS)
 
 
 def _processes():
   """(num_processes, process_index) from the sharding flags."""
   if _SHARD_INDEX.value is None:
-    return _NUM_PROCESSES.value, _PROCESS_INDEX.value
-  if _NUM_PROCESSES.value != 1 or _PROCESS_INDEX.value != 0:
+    return cflags.NUM_PROCESSES.value, cflags.PROCESS_INDEX.value
+  if cflags.NUM_PROCESSES.value != 1 or cflags.PROCESS_INDEX.value != 0:
     raise app.UsageError('--shard_index cannot be combined with '
                          '--num_processes / --process_index')
-  if not 0 <= _SHARD_INDEX.value < _NUM_SHARDS.value:
-    raise app.UsageError(f'--shard_index must be in [0, {_NUM_SHARDS.value})'
-                         f', got {_SHARD_INDEX.value}')
-  return _NUM_SHARDS.value, _SHARD_INDEX.value
+  if not 0 <= _SHARD_INDEX.value < cflags.NUM_SHARDS.value:
+    raise app.UsageError('--shard_index must be in '
+                         f'[0, {cflags.NUM_SHARDS.value}), got '
+                         f'{_SHARD_INDEX.value}')
+  return cflags.NUM_SHARDS.value, _SHARD_INDEX.value
 
 
 def _read_keyframes():
@@ -153,7 +111,8 @@ def _read_keyframes():
   keyframes = jhmdb.read_gt_pkl(_GT_PKL_PATH.value, _FRAMES_ROOT.value,
                                 _SPLIT.value, _SUBSET.value,
                                 _KEYFRAME_STRIDE.value)
-  return keyframes, jhmdb.gt_pkl_label_map(_GT_PKL_PATH.value), _GT_PKL_PATH.value
+  return (keyframes, jhmdb.gt_pkl_label_map(_GT_PKL_PATH.value),
+          _GT_PKL_PATH.value)
 
 
 def run(argv) -> conversion_report.ConversionSummary:
@@ -166,7 +125,7 @@ def run(argv) -> conversion_report.ConversionSummary:
   """
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
-  if not _OUTPUT_PATH.value:
+  if not cflags.OUTPUT_PATH.value:
     raise app.UsageError('--output_path is required')
   num_processes, process_index = _processes()
   keyframes, label_map, source = _read_keyframes()
@@ -174,32 +133,13 @@ def run(argv) -> conversion_report.ConversionSummary:
   print(f'Read {len(keyframes)} keyframes of {num_videos} videos '
         f'(split {_SPLIT.value}, {_SUBSET.value}, keyframe stride '
         f'{_KEYFRAME_STRIDE.value}) from {source}')
-  summary = conversion.convert(
-      keyframes, label_map, _OUTPUT_PATH.value, _options(),
-      num_shards=_NUM_SHARDS.value, num_processes=num_processes,
-      process_index=process_index, progress_fn=progress_line.ProgressLine(
-          conversion_report.format_progress, conversion_report.is_final),
-      overwrite=_OVERWRITE.value)
-  print(conversion_report.format_summary(summary, label_map))
-  return summary
-
-
-def _main(argv):
-  try:
-    summary = run(argv)
-  except app.UsageError:
-    raise
-  except ValueError as e:
-    print(f'error: {e}', file=sys.stderr)
-    return 1
-  if not summary.examples_written:
-    print('error: no example could be written', file=sys.stderr)
-    return 1
-  return 0
+  return cflags.convert(keyframes, label_map, _options(),
+                        num_processes=num_processes,
+                        process_index=process_index)
 
 
 def main():
-  app.run(_main)
+  cflags.run_main(run)
 
 
 if __name__ == '__main__':

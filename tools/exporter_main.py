@@ -14,14 +14,10 @@ models), tf_example (string [1], a serialized SequenceExample). See
 docs/serving.md for serving the result.
 """
 
-import os
 import sys
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

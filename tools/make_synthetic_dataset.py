@@ -10,22 +10,19 @@ dataset_info.json), then prints videos, keyframes and boxes per class per
 split. See docs/synthetic_dataset.md.
 """
 
-import os
 import sys
 import time
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from acrn_tf.data import synthetic  # pylint: disable=g-import-not-at-top
-from acrn_tf.data import synthetic_config
-from acrn_tf.data import synthetic_preview
+# pylint: disable-next=g-import-not-at-top
+from acrn_tf.data.synthetic import synthetic
+from acrn_tf.data.synthetic import synthetic_config
+from acrn_tf.data.synthetic import synthetic_preview
 
 _OUTPUT_DIR = flags.DEFINE_string(
     'output_dir', None, 'Directory to write videos/ and annotations/ into.')

@@ -17,14 +17,10 @@ On several machines set TF_CONFIG on each (MultiWorkerMirroredStrategy) and
 pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME.
 """
 
-import os
 import sys
 
-try:
-  import acrn_tf  # pylint: disable=unused-import
-except ImportError:
-  sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
-      __file__))))
+if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
+  import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
 
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags

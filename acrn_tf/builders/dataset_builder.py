@@ -17,8 +17,8 @@ import tensorflow as tf
 from official.vision.ops import preprocess_ops
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import augmentation
-from acrn_tf.data import decoder as decoder_lib
+from acrn_tf.data.input import augmentation
+from acrn_tf.data.input import decoder as decoder_lib
 from acrn_tf.protos import input_reader_pb2
 
 _fields = standard_fields.InputDataFields

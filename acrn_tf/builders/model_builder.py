@@ -18,7 +18,7 @@ from acrn_tf.builders import relation_builder
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
 from acrn_tf.meta_architectures import acrn_meta_arch
-from acrn_tf.meta_architectures import action_head
+from acrn_tf.meta_architectures import actor_feature_tower
 from acrn_tf.meta_architectures import video_faster_rcnn
 from acrn_tf.models import keyframe_actor_detector
 from acrn_tf.models import video_feature_extractor
@@ -193,7 +193,7 @@ def build(model_config: model_pb2.ActionDetectionModel,
   detector = build_actor_detector(
       config.actor_detector,
       detector_image_size(config.actor_detector, image_size))
-  actor_head = action_head.ActorFeatureHead(
+  actor_head = actor_feature_tower.ActorFeatureTower(
       inflated_time_steps=head.inflated_time_steps,
       name='action_head',
       **relation_builder.s3dg_head_kwargs(extractor_config, head))

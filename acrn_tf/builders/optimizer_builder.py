@@ -2,8 +2,8 @@
 
 import tf_keras
 
+from acrn_tf.core import learning_schedules
 from acrn_tf.protos import optimizer_pb2
-from acrn_tf.training import learning_schedules
 
 
 def build_learning_rate(config: optimizer_pb2.LearningRate):

@@ -26,8 +26,8 @@ from typing import Dict, List, Optional, Tuple
 import tensorflow as tf
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import augmentation
-from acrn_tf.data import decoder as decoder_lib
+from acrn_tf.data.input import augmentation
+from acrn_tf.data.input import decoder as decoder_lib
 
 _fields = standard_fields.InputDataFields
 

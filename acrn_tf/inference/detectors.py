@@ -31,9 +31,9 @@ import tensorflow as tf
 from acrn_tf.builders import config_util
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields
-from acrn_tf.data import augmentation
 from acrn_tf.data import label_map_util
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import video_io
+from acrn_tf.data.input import augmentation
 from acrn_tf.export import serving_inputs
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2

@@ -18,8 +18,8 @@ from absl import logging
 import numpy as np
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import optical_flow
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import optical_flow
+from acrn_tf.data.conversion import video_io
 from acrn_tf.evaluation import tube_linking
 from acrn_tf.inference import detectors
 from acrn_tf.inference import outputs

@@ -34,8 +34,8 @@ from absl import logging
 import cv2
 import numpy as np
 
-from acrn_tf.data import optical_flow
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import optical_flow
+from acrn_tf.data.conversion import video_io
 
 
 class VideoTooShortError(video_io.VideoError):

@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.meta_architectures import video_faster_rcnn
+from acrn_tf.relation import heatmaps
 from acrn_tf.relation import relation_module as relation_lib
-from acrn_tf.visualization import heatmaps
 
 
 class ACRNMetaArch(video_faster_rcnn.VideoFasterRCNN):

@@ -5,8 +5,8 @@ keyed by `acrn_tf.core.standard_fields`. The model wires parts and holds none
 of their logic: S3D-G features and temporal flattening
 (`models.video_feature_extractor`), the keyframe actor RPN
 (`models.keyframe_actor_detector`), the seeded ROI sampler (`roi_sampler`),
-Model Garden's ROI aligner, the actor head (`action_head`), a classifier and
-a box regressor.
+Model Garden's ROI aligner, the actor feature tower (`actor_feature_tower`),
+a classifier and a box regressor.
 
 Randomness in training (ROI sampling, RPN anchor sampling, dropout) is
 stateless: it is drawn from the `seed` given to `predict` (the trainer passes
@@ -30,7 +30,7 @@ from official.vision.ops import box_ops
 
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.core import stateless_sampling
-from acrn_tf.meta_architectures import action_head
+from acrn_tf.meta_architectures import actor_feature_tower
 from acrn_tf.meta_architectures import roi_sampler as roi_sampler_lib
 from acrn_tf.relation import relation_module
 
@@ -51,7 +51,7 @@ class VideoFasterRCNN(tf_keras.Model):
   def __init__(self,
                feature_extractor,
                actor_detector,
-               actor_head: action_head.ActorFeatureHead,
+               actor_head: actor_feature_tower.ActorFeatureTower,
                num_classes: int,
                label_mode: str = MULTI_LABEL,
                roi_crop_size: int = 7,
@@ -74,7 +74,7 @@ class VideoFasterRCNN(tf_keras.Model):
     Args:
       feature_extractor: `VideoFeatureExtractor` (F and scene maps).
       actor_detector: `KeyframeActorDetector` (ResNet + RPN).
-      actor_head: `ActorFeatureHead` (crop -> Mixed_5b/5c -> f_a).
+      actor_head: `ActorFeatureTower` (crop -> Mixed_5b/5c -> f_a).
       num_classes: number of action classes (label-map ids 1..num_classes).
       label_mode: MULTI_LABEL (sigmoid per class) or SINGLE_LABEL (softmax
         with background).

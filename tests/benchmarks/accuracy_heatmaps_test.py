@@ -7,7 +7,7 @@ accuracy_test (it needs a trained run).
 import cv2
 import numpy as np
 
-from acrn_tf.benchmarks import accuracy_heatmaps
+from benchmarks import accuracy_heatmaps
 
 
 def _write_numbered_video(path, num_frames=12, fps=10):

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from acrn_tf.benchmarks import accuracy
-from acrn_tf.benchmarks import accuracy_report as report
+from benchmarks import accuracy
+from benchmarks import accuracy_report as report
 
 _BUDGET = accuracy.Budget(name='test', seeds=(0, 1), frames_per_clip=8,
                           clip_lengths=(2, 8), num_steps=10, warmup_steps=1)

@@ -9,8 +9,8 @@ import os
 from google.protobuf import text_format
 import pytest
 
-from acrn_tf.benchmarks import accuracy_runs
 from acrn_tf.builders import config_util
+from benchmarks import accuracy_runs
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

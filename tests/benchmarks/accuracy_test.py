@@ -6,12 +6,12 @@ import os
 
 import pytest
 
-from acrn_tf.benchmarks import accuracy
-from acrn_tf.benchmarks import accuracy_heatmaps
-from acrn_tf.benchmarks import accuracy_runs
-from acrn_tf.benchmarks import run_pool
-from acrn_tf.benchmarks import scene_map_specs
 from acrn_tf.builders import config_util
+from benchmarks import accuracy
+from benchmarks import accuracy_heatmaps
+from benchmarks import accuracy_runs
+from benchmarks import run_pool
+from benchmarks import scene_map_specs
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from acrn_tf.benchmarks import conv_peak
+from benchmarks import conv_peak
 
 
 def test_shapes_and_flops():

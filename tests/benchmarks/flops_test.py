@@ -3,9 +3,9 @@
 import pytest
 import tensorflow as tf
 
-from acrn_tf.benchmarks import flops
 from acrn_tf.models import s3dg
 from acrn_tf.models import s3dg_layers
+from benchmarks import flops
 
 
 def test_conv_flops_by_hand():

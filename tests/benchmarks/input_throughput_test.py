@@ -5,8 +5,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from acrn_tf.benchmarks import input_throughput
 from acrn_tf.core import standard_fields as fields
+from benchmarks import input_throughput
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -4,8 +4,8 @@ import os
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import loss_history
 from acrn_tf.core import standard_fields as fields
+from benchmarks import loss_history
 
 _TAG = fields.LossFields.classification
 

@@ -1,6 +1,6 @@
 """machine: the CPU description from a /proc/cpuinfo file."""
 
-from acrn_tf.benchmarks import machine
+from benchmarks import machine
 
 
 def test_read_cpuinfo_takes_the_first_cpu(tmp_path):

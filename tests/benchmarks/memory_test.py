@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from acrn_tf.benchmarks import memory
+from benchmarks import memory
 
 
 def test_sampler_sees_an_allocation():

@@ -4,8 +4,8 @@ import os
 
 import tensorflow as tf
 
-from acrn_tf.benchmarks import model_speed
 from acrn_tf.core import standard_fields as fields
+from benchmarks import model_speed
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from acrn_tf.benchmarks import performance_report as report_lib
+from benchmarks import performance_report as report_lib
 
 _COMMAND = 'python tools/benchmark.py speed --quick'
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from acrn_tf.benchmarks import run_pool
+from benchmarks import run_pool
 
 
 def _jobs():

@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from acrn_tf.benchmarks import scene_map_specs
 from acrn_tf.builders import config_util
+from benchmarks import scene_map_specs
 
 _CONFIG = os.path.join(
     os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(

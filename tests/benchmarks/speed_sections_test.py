@@ -2,14 +2,14 @@
 
 import pytest
 
-from acrn_tf.benchmarks import input_throughput
-from acrn_tf.benchmarks import model_speed
-from acrn_tf.benchmarks import performance_report as report_lib
-from acrn_tf.benchmarks import speed
-from acrn_tf.benchmarks import speed_sections
-from acrn_tf.benchmarks import speed_suite
-from acrn_tf.benchmarks import timing
-from acrn_tf.benchmarks import training_speed
+from benchmarks import input_throughput
+from benchmarks import model_speed
+from benchmarks import performance_report as report_lib
+from benchmarks import speed
+from benchmarks import speed_sections
+from benchmarks import speed_suite
+from benchmarks import timing
+from benchmarks import training_speed
 
 
 def _mode(name, seconds):

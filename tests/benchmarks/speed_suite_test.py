@@ -2,9 +2,9 @@
 
 import pytest
 
-from acrn_tf.benchmarks import performance_report as report_lib
-from acrn_tf.benchmarks import speed_sections
-from acrn_tf.benchmarks import speed_suite
+from benchmarks import performance_report as report_lib
+from benchmarks import speed_sections
+from benchmarks import speed_suite
 
 
 def _tiny_options(sections, **kwargs):

@@ -3,8 +3,8 @@
 import pytest
 import tensorflow as tf
 
-from acrn_tf.benchmarks import flops
-from acrn_tf.benchmarks import speed
+from benchmarks import flops
+from benchmarks import speed
 
 
 def test_backbone_tiny():

@@ -2,7 +2,7 @@
 
 import pytest
 
-from acrn_tf.benchmarks import timing
+from benchmarks import timing
 
 
 class FakeClock:

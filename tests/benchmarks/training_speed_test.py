@@ -5,9 +5,9 @@ import os
 import pytest
 import tensorflow as tf
 
-from acrn_tf.benchmarks import training_speed
 from acrn_tf.builders import config_util
 from acrn_tf.core import standard_fields as fields
+from benchmarks import training_speed
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

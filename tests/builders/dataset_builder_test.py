@@ -11,7 +11,7 @@ from google.protobuf import text_format
 from acrn_tf.builders import dataset_builder
 from acrn_tf.core import standard_fields
 from acrn_tf.protos import input_reader_pb2
-from tests.data import sequence_example_fixtures as fx
+from tests.data.input import sequence_example_fixtures as fx
 
 fields = standard_fields.InputDataFields
 

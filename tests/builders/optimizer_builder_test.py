@@ -5,8 +5,8 @@ import tf_keras
 from google.protobuf import text_format
 
 from acrn_tf.builders import optimizer_builder
+from acrn_tf.core import learning_schedules
 from acrn_tf.protos import optimizer_pb2
-from acrn_tf.training import learning_schedules
 
 
 def _config(text):

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.export import serving_inputs as si
-from tests.data import sequence_example_fixtures as sx
+from tests.data.input import sequence_example_fixtures as sx
 
 _frames = fields.InputDataFields.frames
 _flow = fields.InputDataFields.flow

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from acrn_tf.core import standard_fields
 from acrn_tf.data import label_map_util
-from tests.data import conversion_fixtures
+from tests.data.conversion import conversion_fixtures
 
 _det = standard_fields.DetectionResultFields
 

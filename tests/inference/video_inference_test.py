@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import video_io
 from acrn_tf.evaluation import ava_csv
 from acrn_tf.inference import detectors
 from acrn_tf.inference import video_inference

@@ -8,8 +8,8 @@ MJPG .avi written with OpenCV (frame t shows t in binary).
 import numpy as np
 import pytest
 
-from acrn_tf.data import optical_flow
-from acrn_tf.data import video_io
+from acrn_tf.data.conversion import optical_flow
+from acrn_tf.data.conversion import video_io
 from acrn_tf.inference import video_stream
 from tests.inference import inference_fixtures as fx
 

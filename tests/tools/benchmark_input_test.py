@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.data import sequence_example_fixtures as fx
+from tests.data.input import sequence_example_fixtures as fx
 
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

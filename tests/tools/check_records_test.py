@@ -8,7 +8,7 @@ from absl import app
 from absl import flags
 import pytest
 
-from tests.data import sequence_example_fixtures as sx
+from tests.data.input import sequence_example_fixtures as sx
 from tests.tools import tool_import
 
 _FLAGS = flags.FLAGS

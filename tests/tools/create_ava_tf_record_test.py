@@ -13,10 +13,10 @@ import time
 import numpy as np
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import ava
-from acrn_tf.data import conversion
 from acrn_tf.data import label_map_util
-from tests.data import conversion_fixtures as fx
+from acrn_tf.data.conversion import ava
+from acrn_tf.data.conversion import conversion
+from tests.data.conversion import conversion_fixtures as fx
 
 _keys = standard_fields.SequenceExampleKeys
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(

@@ -15,10 +15,10 @@ import pytest
 import scipy.io
 
 from acrn_tf.core import standard_fields
-from acrn_tf.data import conversion
-from acrn_tf.data import jhmdb
 from acrn_tf.data import label_map_util
-from tests.data import conversion_fixtures as fx
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.conversion import jhmdb
+from tests.data.conversion import conversion_fixtures as fx
 from tests.tools import tool_import
 
 _keys = standard_fields.SequenceExampleKeys
@@ -99,8 +99,9 @@ def _run_tool():
     _FLAGS.unparse_flags()  # flags of an earlier call go back to defaults
     argv = ['create_jhmdb_tf_record']
     _FLAGS(argv + args)
-    # pylint: disable-next=protected-access
-    return tool._main(argv) if main else tool.run(argv)
+    if main:
+      return tool.cflags.exit_status(tool.run, argv)
+    return tool.run(argv)
   yield run
   _FLAGS.unparse_flags()
 

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from acrn_tf.builders import config_util
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
-from acrn_tf.builders import config_util
 from acrn_tf.builders import model_builder
-from tests.data import sequence_example_fixtures as sx
+from tests.data.input import sequence_example_fixtures as sx
 from tests.tools import tool_import
 
 _FLAGS = flags.FLAGS

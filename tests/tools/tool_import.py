@@ -24,6 +24,9 @@ def fresh(name):
       for flag in list(module_flags):
         if flag.name in flag_values:
           delattr(flag_values, flag.name)
-  for module in [m for m in sys.modules if m.startswith('tools.')]:
+  # The package too: it keeps its imported submodules (e.g. converter_flags)
+  # as attributes, and `from . import` would reuse them without their flags.
+  for module in [m for m in sys.modules
+                 if m == 'tools' or m.startswith('tools.')]:
     del sys.modules[module]
   return importlib.import_module(f'tools.{name}')

@@ -1,0 +1,484 @@
+"""The accuracy benchmark: the paper's ablations (tables 1a-c) in miniature.
+
+On the synthetic relational dataset (`acrn_tf.data.synthetic`, preset
+`benchmark`), trains the Base-Model, Resize+Concat, the Santoro relation
+network and ACRN with one budget (steps, batch, schedule, clip size) for
+several seeds, Base-Model and ACRN at several clip lengths, and ACRN
+relating actors to other scene maps (S3D-G endpoints and scales); each model
+is evaluated (frame-AP at IoU 0.5, per-class AP) on the test split.
+
+Everything goes through the library a user runs: the dataset generator, the
+AVA converter, `train_lib.train` and `train_lib.evaluate_checkpoint`. Runs
+only differ in the relation module, the seeds and the clip length; all start
+from one pipeline.config (default `configs/synthetic/acrn_tiny.config`) and,
+with `Budget.pretrain_steps`, from the S3D-G, actor detector and actor head
+of one pretraining run (a Base-Model), as the paper's models all start from
+one pretrained S3D-G and person detector.
+
+The work directory keeps everything; a run whose result.json is there is not
+run again, so an interrupted benchmark continues where it stopped (a half
+trained run resumes from its last checkpoint).
+
+  work_dir/data/          the generated videos and AVA csv files
+  work_dir/records/       train-*.tfrecord, test-*.tfrecord
+  work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
+                          (and train.log when runs go side by side)
+  work_dir/runs/pretrain/ the pretraining run, laid out the same way
+  work_dir/invocations.json  each invocation's wall time, so a benchmark
+                          done over several invocations reports the sum
+
+A run directory whose pipeline.config differs from the one the budget now
+gives is refused (`accuracy_runs.StaleRunError`) rather than taken for the
+run. Training, evaluating and keeping one run's result is
+`accuracy_runs`'.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import time
+from typing import Dict, List, Optional, Sequence
+
+from acrn_tf.builders import config_util
+from acrn_tf.data import label_map_util
+from acrn_tf.data.conversion import ava
+from acrn_tf.data.conversion import conversion
+from acrn_tf.data.synthetic import synthetic
+from acrn_tf.protos import pipeline_pb2
+from acrn_tf.protos import train_pb2
+from benchmarks import accuracy_runs
+from benchmarks import scene_map_specs
+
+# Table 1a's rows, in the paper's order: model key -> relation module field.
+MODELS = ('base', 'resize_concat', 'santoro', 'acrn')
+RELATION_FIELD = {'base': 'none', 'resize_concat': 'resize_concat',
+                  'santoro': 'santoro', 'acrn': 'acrn'}
+MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
+                'santoro': 'Santoro et al. (relation network)',
+                'acrn': 'ACRN'}
+# Table 1b compares these two at every clip length.
+CLIP_LENGTH_MODELS = ('base', 'acrn')
+# Table 1c varies the scene maps of this model.
+SCENE_MAP_MODEL = 'acrn'
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+  """What every run gets, and which runs there are.
+
+  Attributes:
+    name: 'full' or 'quick' (or a caller's), written to the results.
+    seeds: table 1a trains every model once per seed.
+    frames_per_clip: table 1a's clip length.
+    clip_lengths: table 1b's clip lengths (Base-Model and ACRN, first seed).
+    num_steps: training steps of every run (batch and schedule are the
+      config's; the cosine decay is stretched to num_steps).
+    warmup_steps: linear warm-up steps.
+    learning_rate: the cosine schedule's peak (learning_rate_base); None
+      keeps the config's.
+    num_eval_examples: test keyframes evaluated (0: all).
+    pretrain_steps: when > 0, a Base-Model (first seed, frames_per_clip) is
+      trained this many steps first, with a tenth of them warm-up, and every
+      run starts from its shared parts (S3D-G, actor detector, actor head;
+      fine_tune_checkpoint_type SHARED_PARTS), as the paper starts every
+      model from one pretrained S3D-G and person detector. 0: every run
+      starts from scratch.
+    dataset_overrides: SyntheticConfig fields replacing the `benchmark`
+      preset's (e.g. fewer videos for a quick run).
+    scene_maps: table 1c: ACRN (first seed, frames_per_clip) is trained once
+      per spec (see `scene_map_specs`); the spec of the base config's own
+      scene maps is its table 1a run.
+  """
+  name: str
+  seeds: Sequence[int]
+  frames_per_clip: int
+  clip_lengths: Sequence[int]
+  num_steps: int
+  warmup_steps: int
+  learning_rate: Optional[float] = None
+  num_eval_examples: int = 0
+  pretrain_steps: int = 0
+  dataset_overrides: Dict = dataclasses.field(default_factory=dict)
+  scene_maps: Sequence[str] = ()
+
+  def validate(self) -> 'Budget':
+    """Returns self; ValueError naming the field if a value is impossible."""
+    if not self.seeds:
+      raise ValueError('budget.seeds: give at least one seed')
+    if len(set(self.seeds)) != len(self.seeds):
+      raise ValueError(f'budget.seeds: repeated seeds in {list(self.seeds)}')
+    if self.frames_per_clip < 1 or min(self.clip_lengths, default=1) < 1:
+      raise ValueError('budget: clip lengths must be >= 1, got '
+                       f'{self.frames_per_clip} and {list(self.clip_lengths)}')
+    if self.num_steps < 1:
+      raise ValueError(f'budget.num_steps must be >= 1, got {self.num_steps}')
+    if not 0 <= self.warmup_steps < self.num_steps:
+      raise ValueError('budget.warmup_steps must be in [0, num_steps), got '
+                       f'{self.warmup_steps}')
+    if self.learning_rate is not None and not self.learning_rate > 0:
+      raise ValueError('budget.learning_rate must be > 0, got '
+                       f'{self.learning_rate}')
+    if self.pretrain_steps < 0:
+      raise ValueError('budget.pretrain_steps must be >= 0, got '
+                       f'{self.pretrain_steps}')
+    if self.num_eval_examples < 0:
+      raise ValueError('budget.num_eval_examples must be >= 0, got '
+                       f'{self.num_eval_examples}')
+    for spec in self.scene_maps:
+      try:
+        scene_map_specs.parse(spec)
+      except ValueError as e:
+        raise ValueError(f'budget.scene_maps: {e}') from None
+    if len(set(self.scene_maps)) != len(self.scene_maps):
+      raise ValueError('budget.scene_maps: repeated specs in '
+                       f'{list(self.scene_maps)}')
+    return self
+
+  @property
+  def max_frames(self) -> int:
+    """The longest clip any run reads (the records store this many)."""
+    return max([self.frames_per_clip] + list(self.clip_lengths))
+
+
+# Table 1c's grid: the paper's Conv2c, Mixed_3c and Mixed_4f at scales 0.5
+# and 1, and the three together at 0.5 (Mixed_4f at 1, the config's, is
+# table 1a's run). A relation head over a 32 x 32 map
+# (Conv2c at scale 1 of a 128 px frame) trains at 0.5 steps/s, a 20-minute
+# run, so the three together at scale 1 (as large, more channels) and
+# Conv1a (64 x 64) are left out: they do not fit the 90 minutes.
+TABLE_1C = ('Conv2d_2c_3x3@0.5', 'Mixed_3c@0.5', 'Mixed_4f@0.5',
+            'Conv2d_2c_3x3@0.5+Mixed_3c@0.5+Mixed_4f@0.5',
+            'Conv2d_2c_3x3@1', 'Mixed_3c@1', 'Mixed_4f@1')
+# Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores
+# (docs/results/results.md states the time of its run).
+FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
+              clip_lengths=(2, 4, 8), num_steps=600, warmup_steps=60,
+              pretrain_steps=3000, scene_maps=TABLE_1C)
+# One seed, a smaller dataset and half the steps: sized for about 15 minutes.
+QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
+               clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
+               num_eval_examples=140,
+               dataset_overrides={'num_train_videos': 120,
+                                  'num_val_videos': 10,
+                                  'num_test_videos': 20})
+
+
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One training and evaluation: a model, a seed, a clip length and, for
+  table 1c, the scene maps ('' keeps the base config's)."""
+  model: str
+  seed: int
+  frames_per_clip: int
+  scene_maps: str = ''
+
+  @property
+  def name(self) -> str:
+    name = f'{self.model}_f{self.frames_per_clip}_s{self.seed}'
+    return f'{name}_{self.scene_maps}' if self.scene_maps else name
+
+  def fields(self) -> Dict:
+    """The run as its result.json records it: model, seed, clip, scene maps
+    (if not the config's), name."""
+    fields = dict(dataclasses.asdict(self), name=self.name)
+    if not self.scene_maps:
+      del fields['scene_maps']
+    return fields
+
+
+# A result's key of `scene_map_specs.of_config` of the run's config.
+RELATION_SCENE_MAPS = 'relation_scene_maps'
+# The pretraining run's directory under work_dir/runs.
+PRETRAIN = 'pretrain'
+INVOCATIONS_JSON = 'invocations.json'
+
+
+def pretrain_run(budget: Budget) -> Run:
+  """The run whose shared parts every run starts from (pretrain_steps > 0)."""
+  return Run('base', budget.seeds[0], budget.frames_per_clip)
+
+
+def plan_runs(budget: Budget, config_scene_maps: str = 'Mixed_4f@1'
+              ) -> List[Run]:
+  """Every run of the benchmark, first seed first (tables 1a, 1b, 1c).
+
+  A run shared by two tables (first seed, table 1a's clip length, the
+  config's scene maps) appears once.
+
+  Args:
+    budget: the budget.
+    config_scene_maps: `scene_map_specs.of_config` of the base config: the
+      table 1c spec that is table 1a's ACRN run.
+  """
+  runs = [Run(model, seed, budget.frames_per_clip)
+          for seed in budget.seeds for model in MODELS]
+  for frames in budget.clip_lengths:
+    for model in CLIP_LENGTH_MODELS:
+      run = Run(model, budget.seeds[0], frames)
+      if run not in runs:
+        runs.append(run)
+  same = (scene_map_specs.parse(config_scene_maps) if config_scene_maps
+          else None)
+  for spec in budget.scene_maps:
+    scene = '' if scene_map_specs.parse(spec) == same else spec
+    run = Run(SCENE_MAP_MODEL, budget.seeds[0], budget.frames_per_clip, scene)
+    if run not in runs:
+      runs.append(run)
+  return runs
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetPaths:
+  """Where the benchmark's data is."""
+  data_dir: str
+  label_map_path: str
+  train_records: str
+  test_records: str
+
+
+def _records_pattern(records_dir: str, split: str) -> str:
+  return os.path.join(records_dir, f'{split}-?????-of-?????.tfrecord')
+
+
+def dataset_paths(work_dir: str) -> DatasetPaths:
+  """Where `prepare_dataset` puts the data of `work_dir`."""
+  data_dir = os.path.join(work_dir, 'data')
+  records_dir = os.path.join(work_dir, 'records')
+  return DatasetPaths(
+      data_dir,
+      os.path.join(data_dir, synthetic.ANNOTATIONS_DIR,
+                   synthetic.LABEL_MAP_FILE),
+      _records_pattern(records_dir, 'train'),
+      _records_pattern(records_dir, 'test'))
+
+
+def prepare_dataset(work_dir: str, budget: Budget,
+                    progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
+  """Generates the synthetic videos and converts train and test to records.
+
+  Both steps are skipped when their outputs are complete (the converter
+  keeps finished shards), so a second call is quick.
+
+  Returns:
+    `dataset_paths(work_dir)`.
+  """
+  paths = dataset_paths(work_dir)
+  data_dir = paths.data_dir
+  records_dir = os.path.join(work_dir, 'records')
+  annotations_dir = os.path.join(data_dir, synthetic.ANNOTATIONS_DIR)
+  info_path = os.path.join(annotations_dir, synthetic.DATASET_INFO_FILE)
+  config = synthetic.get_preset('benchmark', **dict(budget.dataset_overrides))
+  if not os.path.exists(info_path):
+    progress(f'generating the synthetic dataset (preset benchmark) in '
+             f'{data_dir}')
+    started = time.time()
+    synthetic.generate_dataset(data_dir, config)
+    progress(f'  {time.time() - started:.0f} s')
+  label_map = label_map_util.read_label_map(paths.label_map_path)
+  options = conversion.ConversionOptions(frames_per_clip=budget.max_frames,
+                                         frame_stride=1, num_threads=2)
+  videos_dir = os.path.join(data_dir, synthetic.VIDEOS_DIR)
+  for split in ('train', 'test'):
+    started = time.time()
+    result = ava.read_annotations(
+        os.path.join(annotations_dir, f'{split}.csv'), videos_dir,
+        label_map=label_map,
+        excluded_timestamps_csv=os.path.join(
+            annotations_dir, synthetic.EXCLUDED_TIMESTAMPS_FILE))
+    summary = conversion.convert(result.keyframes, label_map,
+                                 os.path.join(records_dir, split), options,
+                                 num_shards=2, videos_dir=videos_dir)
+    progress(f'records {split}: {summary.examples_written} keyframes '
+             f'({time.time() - started:.0f} s)')
+  return paths
+
+
+def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
+               budget: Budget, paths: DatasetPaths,
+               pretrained_dir: Optional[str] = None
+               ) -> pipeline_pb2.TrainEvalPipelineConfig:
+  """The pipeline config of one run: `base` with the run's changes.
+
+  Args:
+    base: the config every run starts from.
+    run: the run.
+    budget: steps, schedule and evaluation size.
+    paths: the records and label map.
+    pretrained_dir: the pretraining run's directory: the run warm-starts
+      its shared parts from its latest checkpoint. None: from scratch.
+  """
+  return _config(base, run, budget, paths, budget.num_steps,
+                 budget.warmup_steps, pretrained_dir)
+
+
+def pretrain_config(base: pipeline_pb2.TrainEvalPipelineConfig,
+                    budget: Budget, paths: DatasetPaths
+                    ) -> pipeline_pb2.TrainEvalPipelineConfig:
+  """The pretraining run's config: pretrain_steps, a tenth warm-up."""
+  if budget.pretrain_steps < 1:
+    raise ValueError('budget.pretrain_steps is 0: the budget has no '
+                     'pretraining run')
+  return _config(base, pretrain_run(budget), budget, paths,
+                 budget.pretrain_steps, budget.pretrain_steps // 10, None)
+
+
+def _config(base, run, budget, paths, num_steps, warmup_steps,
+            pretrained_dir):
+  config = pipeline_pb2.TrainEvalPipelineConfig()
+  config.CopyFrom(base)
+  meta = config.model.video_faster_rcnn
+  relation = meta.relation_module
+  getattr(relation, RELATION_FIELD[run.model]).SetInParent()
+  if run.model == 'base':
+    relation.ClearField('scene_features')
+  elif run.scene_maps:
+    relation.ClearField('scene_features')
+    for endpoint, scale in scene_map_specs.parse(run.scene_maps):
+      relation.scene_features.add(endpoint=endpoint, scale=scale)
+  train = config.train_config
+  train.seed = run.seed
+  train.num_steps = num_steps
+  train.checkpoint_every_n = num_steps
+  if pretrained_dir is not None:
+    train.fine_tune_checkpoint = pretrained_dir
+    train.fine_tune_checkpoint_type = train_pb2.TrainConfig.SHARED_PARTS
+  schedule = train.optimizer.momentum_optimizer.learning_rate
+  if schedule.HasField('cosine_decay_learning_rate'):
+    schedule.cosine_decay_learning_rate.total_steps = num_steps
+    schedule.cosine_decay_learning_rate.warmup_steps = warmup_steps
+    if budget.learning_rate is not None:
+      schedule.cosine_decay_learning_rate.learning_rate_base = (
+          budget.learning_rate)
+  elif budget.learning_rate is not None:
+    raise ValueError(
+        'budget.learning_rate replaces a cosine_decay_learning_rate\'s '
+        'learning_rate_base; the config\'s schedule is '
+        f'{schedule.WhichOneof("learning_rate") or "unset"}')
+  for reader, records in ((config.train_input_reader, paths.train_records),
+                          (config.eval_input_reader[0], paths.test_records)):
+    del reader.tf_record_input_reader.input_path[:]
+    reader.tf_record_input_reader.input_path.append(records)
+    reader.label_map_path = paths.label_map_path
+    reader.frames_per_clip = run.frames_per_clip
+  config.train_input_reader.seed = run.seed
+  config.eval_config.num_examples = budget.num_eval_examples
+  config.eval_config.num_visualizations = 0
+  config_util.validate(config)
+  return config
+
+
+def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
+             budget: Budget, paths: DatasetPaths,
+             progress: accuracy_runs.ProgressFn, jobs: int,
+             started: float) -> Dict:
+  """Trains the pretraining run unless done; its result.
+
+  It runs alone: in this process when jobs is 1, else in one worker process
+  on all the cores the runs would share.
+  """
+  run_dir = os.path.join(work_dir, 'runs', PRETRAIN)
+  config = pretrain_config(base, budget, paths)
+  accuracy_runs.check_run_dir(run_dir, config)
+  result = accuracy_runs.load_result(run_dir)
+  if result is not None:
+    progress(f'[pretrain] {PRETRAIN}: done before, frame-AP '
+             f'{accuracy_runs.points(result["frame_ap"])}')
+    return result
+  job = accuracy_runs.Job('[pretrain]', pretrain_run(budget).fields(),
+                          config, run_dir)
+  return accuracy_runs.train_jobs([job], 1, progress, started,
+                                  in_process=jobs == 1)[0]
+
+
+def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
+                  progress: accuracy_runs.ProgressFn = print,
+                  runs: Optional[Sequence[Run]] = None,
+                  jobs: int = 1) -> List[Dict]:
+  """Prepares the data and does every run not done yet; returns results.
+
+  With budget.pretrain_steps, the pretraining run (work_dir/runs/pretrain)
+  comes first; its result is `accuracy_runs.load_result` of that
+  directory.
+
+  Args:
+    base_config_path: the pipeline.config every run starts from.
+    work_dir: see the module docstring.
+    budget: the Budget (validated here).
+    progress: called with one line of progress text at a time.
+    runs: a subset of `plan_runs(budget)` (default all).
+    jobs: runs side by side. 1 trains in this process; more train each run
+      in its own process pinned to a share of the cores (see `run_pool`),
+      with its output in the run's train.log.
+
+  Returns:
+    The results of the runs, in plan order, each with the spec of the
+    scene maps its relation module related to (RELATION_SCENE_MAPS; '' for
+    the Base-Model), from its config.
+  """
+  budget.validate()
+  base = config_util.read_pipeline_config(base_config_path)
+  paths = dataset_paths(work_dir)
+  runs = (list(runs) if runs is not None
+          else plan_runs(budget, scene_map_specs.of_config(base)))
+  results = [None] * len(runs)
+  pretrained_dir = (os.path.join(work_dir, 'runs', PRETRAIN)
+                    if budget.pretrain_steps else None)
+  configs = [run_config(base, run, budget, paths, pretrained_dir)
+             for run in runs]
+  # Before any work: a stale directory is refused in seconds.
+  for run, config in zip(runs, configs):
+    accuracy_runs.check_run_dir(os.path.join(work_dir, 'runs', run.name),
+                                config)
+  if budget.pretrain_steps:
+    accuracy_runs.check_run_dir(pretrained_dir,
+                                pretrain_config(base, budget, paths))
+  prepare_dataset(work_dir, budget, progress)
+  started = time.time()
+  if budget.pretrain_steps:
+    pretrain(base, work_dir, budget, paths, progress, jobs, started)
+  todo, todo_positions = [], []
+  for index, (run, config) in enumerate(zip(runs, configs)):
+    run_dir = os.path.join(work_dir, 'runs', run.name)
+    label = f'[{index + 1}/{len(runs)}]'
+    results[index] = accuracy_runs.load_result(run_dir)
+    if results[index] is None:
+      todo.append(accuracy_runs.Job(label, run.fields(), config, run_dir))
+      todo_positions.append(index)
+    else:
+      progress(f'{label} {run.name}: done before, frame-AP '
+               f'{accuracy_runs.points(results[index]["frame_ap"])}')
+  done = accuracy_runs.train_jobs(todo, jobs, progress, started,
+                                  in_process=jobs == 1)
+  for index, result in zip(todo_positions, done):
+    results[index] = result
+  for result, config in zip(results, configs):
+    result[RELATION_SCENE_MAPS] = scene_map_specs.of_config(config)
+  return results
+
+
+def record_invocation(work_dir: str, started: float, finished: float,
+                      completed: bool) -> List[Dict]:
+  """Adds one invocation to work_dir/invocations.json; returns them all.
+
+  An interrupted benchmark continues in a later invocation, so its wall time
+  is the sum over invocations: each records its start (UTC, ISO), minutes
+  and whether it completed.
+  """
+  path = os.path.join(work_dir, INVOCATIONS_JSON)
+  invocations = []
+  if os.path.exists(path):
+    with open(path, encoding='utf-8') as f:
+      invocations = json.load(f)
+  invocations.append({
+      'started': datetime.datetime.fromtimestamp(
+          started, datetime.timezone.utc).isoformat(timespec='seconds'),
+      'minutes': round((finished - started) / 60, 2),
+      'completed': bool(completed)})
+  os.makedirs(work_dir, exist_ok=True)
+  temporary = f'{path}.tmp-{os.getpid()}'
+  with open(temporary, 'w', encoding='utf-8') as f:
+    json.dump(invocations, f, indent=2)
+    f.write('\n')
+  os.replace(temporary, path)
+  return invocations
