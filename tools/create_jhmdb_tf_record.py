@@ -25,7 +25,15 @@ acrn_tf/data/conversion.py for sharding and resuming.
 Writes <output_path>-SSSSS-of-NNNNN.tfrecord and the JHMDB label map
 (label_map.pbtxt, ids 1..21 in alphabetical class order) beside them.
 Rerunning the same command skips completed shards. Prints a progress bar
-and a summary; exits 1 when nothing was written.
+and a summary.
+
+Exit status: 0 when every annotation row was written; 1 for an error or
+when nothing was written; 2 when records were written but keyframes were
+skipped (a missing video, a timestamp outside it, no valid box left, ...)
+or bad rows were left out of their keyframes (a box outside [0, 1] or
+empty, a label id outside the label map: only that row goes, with its own
+line cited, and the keyframe keeps its other boxes). The summary lists
+them; --allow_skipped makes status 2 a 0.
 
 Sharding: --num_shards is the total number of output files. Several
 processes or machines convert together with --num_processes and each its
@@ -106,6 +114,11 @@ _ALLOW_CLAMPED_FRAMES = flags.DEFINE_boolean(
     '(their frames repeat the first/last frame); false skips them.')
 _OVERWRITE = flags.DEFINE_boolean(
     'overwrite', False, 'Rewrite shards that an earlier run completed.')
+_ALLOW_SKIPPED = flags.DEFINE_boolean(
+    'allow_skipped', False, 'Exit 0 even when keyframes or bad rows were '
+    'skipped (by default that exits with status '
+    f'{conversion_report.EXIT_SKIPPED}, the records being written all the '
+    'same).')
 
 
 def _options() -> conversion.ConversionOptions:
@@ -192,10 +205,11 @@ def _main(argv):
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
-  if not summary.examples_written:
-    print('error: no example could be written', file=sys.stderr)
-    return 1
-  return 0
+  status, message = conversion_report.exit_status(summary,
+                                                  _ALLOW_SKIPPED.value)
+  if message:
+    print(f'error: {message}', file=sys.stderr)
+  return status
 
 
 def main():
