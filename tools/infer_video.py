@@ -29,8 +29,10 @@ Writes to --output_dir:
   detections.csv  AVA-format rows `video_id, timestamp, x1, y1, x2, y2,
                   action_id, score` (the official evaluator reads them);
   tubes.json      the keyframe detections linked into action tubes;
-  rendered.mp4    the video with each keyframe's boxes, classes, scores and
-                  relation heat maps drawn until the next keyframe.
+  rendered.mp4    the video with each keyframe's boxes (numbered), classes
+                  and scores drawn until the next keyframe, and beside it
+                  one panel per actor with that actor's relation heat map
+                  and box (--heatmap_panels).
 --heatmap_frames_dir also saves the rendered keyframes as PNGs.
 
 Keyframes: every --keyframe_every frames, --keyframes_per_second, or the
@@ -101,6 +103,11 @@ _RENDER_SHORTER_SIDE = flags.DEFINE_integer(
     'render_shorter_side', 360, 'Enlarge smaller frames to this shorter '
     'side in rendered.mp4 and the PNGs, so labels stay readable (0: the '
     'video\'s size).', lower_bound=0)
+_HEATMAP_PANELS = flags.DEFINE_integer(
+    'heatmap_panels', rendering.DEFAULT_HEATMAP_PANELS, 'Beside each '
+    'rendered frame, one panel per actor (the best first) showing that '
+    'actor\'s relation heat map and its box alone (0: the frame alone; '
+    'models without heat maps never get panels).', lower_bound=0)
 _HEATMAP_FRAMES_DIR = flags.DEFINE_string(
     'heatmap_frames_dir', None, 'Also save each rendered keyframe (boxes '
     'and relation heat maps) as a PNG here.')
@@ -174,7 +181,8 @@ def run(argv) -> video_inference.InferenceSummary:
       start_seconds=_START.value, end_seconds=_END.value,
       max_frames=_MAX_FRAMES.value, min_score=_MIN_SCORE.value,
       render_shorter_side=_RENDER_SHORTER_SIDE.value,
-      heatmap_frames_dir=_HEATMAP_FRAMES_DIR.value)
+      heatmap_frames_dir=_HEATMAP_FRAMES_DIR.value,
+      heatmap_panels=_HEATMAP_PANELS.value)
   progress = progress_line.ProgressLine(
       format_progress, lambda p: p.keyframes_done >= p.keyframes_total)
   summary = video_inference.run_inference(detector, _VIDEO.value, options,

@@ -58,6 +58,8 @@ class InferenceOptions:
       to it (0: the video's size).
     heatmap_frames_dir: if set, the rendered keyframes are saved there as
       PNGs.
+    heatmap_panels: per-actor heat-map panels beside each rendered frame
+      (`rendering.render_frame`); none for a model without heat maps.
     render_video: write rendered.mp4.
     max_rows_per_keyframe: csv rows kept per keyframe (top scores).
     linking: the tube linking parameters.
@@ -75,6 +77,7 @@ class InferenceOptions:
   min_score: float = rendering.DEFAULT_MIN_SCORE
   render_shorter_side: int = 0
   heatmap_frames_dir: Optional[str] = None
+  heatmap_panels: int = rendering.DEFAULT_HEATMAP_PANELS
   render_video: bool = True
   max_rows_per_keyframe: int = outputs.MAX_ROWS_PER_KEYFRAME
   linking: tube_linking.LinkingConfig = tube_linking.LinkingConfig()
@@ -282,7 +285,9 @@ def run_inference(detector: detectors.Detector, video_path: str,
         detector.label_map, min_score=options.min_score,
         keyframes_dir=options.heatmap_frames_dir,
         keyframe_name_prefix=video_id,
-        min_shorter_side=options.render_shorter_side)
+        min_shorter_side=options.render_shorter_side,
+        heatmap_panels=(options.heatmap_panels if detector.has_heatmaps
+                        else 0))
     with renderer:
       for event in stream:
         if isinstance(event, video_stream.FrameEvent):

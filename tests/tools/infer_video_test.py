@@ -86,9 +86,10 @@ def test_saved_model_end_to_end(run_tool, export_dir, video, tmp_path,
       ('catch', 0.9), ('idle', 0.7), ('pass', 0.6), ('catch', 0.1),
       ('throw', 0.05)]
   assert all([f['frame'] for f in t['frames']] == [0, 10, 20] for t in tubes)
-  # 48 x 64 frames enlarged to the default shorter side of 360.
+  # 48 x 64 frames enlarged to the default shorter side of 360, and beside
+  # them 2 x 2 heat-map panels of 180 x 240 (the export gives heat maps).
   assert _read_back_frame_count(str(out / 'rendered.mp4'),
-                                shape=(360, 480, 3)) == fx.NUM_FRAMES
+                                shape=(360, 960, 3)) == fx.NUM_FRAMES
   assert sorted(os.listdir(tmp_path / 'pngs')) == [
       'ball_000000.png', 'ball_000010.png', 'ball_000020.png']
   captured = capsys.readouterr()
