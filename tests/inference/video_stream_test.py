@@ -76,9 +76,9 @@ def test_plan_keyframes(kwargs, start, stop, keyframes):
 
 def test_plan_refuses_keyframe_times_all_outside_the_range():
   with pytest.raises(video_stream.EmptyRangeError,
-                     match=r'^v.mp4: none of the 2 keyframes asked for \(frames '
-                     r'35 to 40, 3.5 to 4 s\) lies in frames 0 to 29 \(the '
-                     r'video has 30 frames at 10 fps\)$'):
+                     match=r'^v.mp4: none of the 2 keyframes asked for '
+                     r'\(frames 35 to 40, 3.5 to 4 s\) lies in frames 0 to '
+                     r'29 \(the video has 30 frames at 10 fps\)$'):
     video_stream.plan_keyframes(
         30, 10.0, _options(keyframe_every=None, keyframe_seconds=(4.0, 3.5)),
         source='v.mp4')
