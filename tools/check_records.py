@@ -12,7 +12,9 @@ Reads every record once through the configured input pipeline (clip
 sampling, resizing and box padding as training does them; no augmentation,
 no shuffling) and compares each example's boxes (to --tolerance, in
 normalised coordinates of the stored frame) and label lists with the AVA
-csv, keyframes matched on (video_id, timestamp). Without
+csv, keyframes matched on (video_id, timestamp). Boxes the converters
+leave out (outside [0, 1] or empty) and labels outside the label map are
+counted, not expected in the records. Without
 --pipeline_config_path, --input_path and --label_map_path are required and a
 minimal reader is used. See acrn_tf/data/conversion/record_check.py.
 

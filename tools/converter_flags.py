@@ -3,7 +3,8 @@
 Output and sharding (--output_path, --num_shards, --num_processes,
 --process_index, --overwrite) and how clips are stored (--frames_per_clip,
 --frame_stride, --shorter_side, --jpeg_quality, --flow, --flow_bound,
---flow_preset, --num_threads, --allow_clamped_frames). A converter imports
+--flow_preset, --num_threads, --allow_clamped_frames), and the exit
+status (--allow_skipped). A converter imports
 this module, adopts its flags as its own (`flags.adopt_module_key_flags`,
 so that --help lists them) and defines only the flags of its input format.
 Converters that read a label map (AVA, generic csv) also call
@@ -62,6 +63,11 @@ ALLOW_CLAMPED_FRAMES = flags.DEFINE_boolean(
     '(their frames repeat the first/last frame); false skips them.')
 OVERWRITE = flags.DEFINE_boolean(
     'overwrite', False, 'Rewrite shards that an earlier run completed.')
+ALLOW_SKIPPED = flags.DEFINE_boolean(
+    'allow_skipped', False, 'Exit 0 even when keyframes or bad rows were '
+    'skipped (by default that exits with status '
+    f'{conversion_report.EXIT_SKIPPED}, the records being written all the '
+    'same).')
 
 
 def define_label_map_flags() -> Tuple[flags.FlagHolder, flags.FlagHolder]:
@@ -142,10 +148,9 @@ def convert(keyframes, label_map, options: conversion.ConversionOptions,
 def run_main(
     run: Callable[[Sequence[str]], conversion_report.ConversionSummary]
 ) -> None:
-  """Runs a converter's run(argv) under absl; exits 1 on a bad input.
+  """Runs a converter's run(argv) under absl and exits with its status.
 
-  The exit status is 1 for a bad input (the error is printed) or when
-  nothing could be written; app.UsageError prints the usage.
+  See `exit_status`; app.UsageError prints the usage.
 
   Args:
     run: the converter's run(argv), returning its summary.
@@ -156,7 +161,12 @@ def run_main(
 def exit_status(
     run: Callable[[Sequence[str]], conversion_report.ConversionSummary],
     argv: Sequence[str]) -> int:
-  """The exit status of run(argv): 0, or 1 (printed) for a bad input."""
+  """The exit status of run(argv), its error printed.
+
+  0: every keyframe and row was written; 1: a bad input or nothing written;
+  `conversion_report.EXIT_SKIPPED` (2): records were written but keyframes
+  or rows were skipped, unless --allow_skipped.
+  """
   try:
     summary = run(argv)
   except app.UsageError:
@@ -164,7 +174,8 @@ def exit_status(
   except ValueError as e:
     print(f'error: {e}', file=sys.stderr)
     return 1
-  if not summary.examples_written:
-    print('error: no example could be written', file=sys.stderr)
-    return 1
-  return 0
+  status, message = conversion_report.exit_status(summary,
+                                                  ALLOW_SKIPPED.value)
+  if message:
+    print(f'error: {message}', file=sys.stderr)
+  return status

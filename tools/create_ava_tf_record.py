@@ -16,7 +16,15 @@ Writes <output_path>-SSSSS-of-NNNNN.tfrecord and label_map.pbtxt beside them
 (see acrn_tf/data/conversion/ava.py for the input format and
 acrn_tf/data/conversion/conversion.py for sharding and resuming). Rerunning
 the same command skips completed shards. Prints a progress bar and a
-summary; exits 1 when nothing was written.
+summary.
+
+Exit status: 0 when every annotation row was written; 1 for an error or
+when nothing was written; 2 when records were written but keyframes were
+skipped (a missing video, a timestamp outside it, no valid box left, ...)
+or bad rows were left out of their keyframes (a box outside [0, 1] or
+empty, a label id outside the label map: only that row goes, with its own
+line cited, and the keyframe keeps its other boxes). The summary lists
+them; --allow_skipped makes status 2 a 0.
 
 Sharding (--num_shards, --num_processes, --process_index) and the clip
 flags are those of every converter: see tools/converter_flags.py.
@@ -32,7 +40,6 @@ else:  # python tools/NAME.py: put the checkout on sys.path first.
   import converter_flags as cflags  # pylint: disable=g-import-not-at-top
 
 from acrn_tf.data.conversion import ava
-from acrn_tf.data.conversion import conversion
 from acrn_tf.data.conversion import conversion_report
 
 _LABEL_MAP_PATH, _CLASS_SUBSET_LABEL_MAP = cflags.define_label_map_flags()

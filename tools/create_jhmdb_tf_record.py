@@ -26,7 +26,15 @@ The default --shorter_side 0 keeps the frames' size (240 for JHMDB's
 frames). Writes <output_path>-SSSSS-of-NNNNN.tfrecord and the JHMDB label map
 (label_map.pbtxt, ids 1..21 in alphabetical class order) beside them.
 Rerunning the same command skips completed shards. Prints a progress bar
-and a summary; exits 1 when nothing was written.
+and a summary.
+
+Exit status: 0 when every annotation row was written; 1 for an error or
+when nothing was written; 2 when records were written but keyframes were
+skipped (a missing video, a timestamp outside it, no valid box left, ...)
+or bad rows were left out of their keyframes (a box outside [0, 1] or
+empty, a label id outside the label map: only that row goes, with its own
+line cited, and the keyframe keeps its other boxes). The summary lists
+them; --allow_skipped makes status 2 a 0.
 
 Sharding: --num_shards is the total number of output files. Several
 processes or machines convert together with --num_processes and each its

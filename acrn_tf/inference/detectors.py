@@ -116,6 +116,8 @@ class Detector(abc.ABC):
     self._image_size = (int(image_size[0]), int(image_size[1]))
     self._uses_flow = bool(uses_flow)
     self._label_map = dict(sorted(label_map.items()))
+    # Subclasses that load a model say whether it gives heat maps.
+    self._has_heatmaps = False
 
   @property
   def frames_per_clip(self) -> int:
@@ -136,6 +138,11 @@ class Detector(abc.ABC):
   def uses_flow(self) -> bool:
     """Whether `detect` needs the clip's optical flow."""
     return self._uses_flow
+
+  @property
+  def has_heatmaps(self) -> bool:
+    """Whether `detect` returns relation_heatmaps (relation-map models)."""
+    return self._has_heatmaps
 
   @property
   def label_map(self) -> Dict[int, str]:
@@ -270,6 +277,8 @@ class SavedModelDetector(Detector):
                           f'{SIGNATURE_KEY!r} signature (signatures: {found})')
     self._loaded = loaded  # Keeps the signature's variables alive.
     self._signature = loaded.signatures[SIGNATURE_KEY]
+    self._has_heatmaps = (_det.relation_heatmaps in
+                          self._signature.structured_outputs)
     self.input_type = self._input_type(saved_model_dir)
     logging.info('Loaded %s (%s input, %d frames every %d, flow: %s)',
                  saved_model_dir, self.input_type, self.frames_per_clip,
@@ -379,6 +388,9 @@ class CheckpointDetector(Detector):
     logging.info('Restored %s into the model of %s', self.checkpoint_path,
                  pipeline_config_path)
     self._model = model
+    relation_module = getattr(model, 'relation_module', None)
+    self._has_heatmaps = bool(relation_module is not None and
+                              relation_module.has_relation_maps)
     height, width = self.image_size
     frame_spec = tf.TensorSpec([1, self.frames_per_clip, None, None, 3],
                                tf.uint8)

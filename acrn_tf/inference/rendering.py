@@ -1,13 +1,19 @@
-"""Draws detections and relation heat maps on frames and writes a video.
+"""Draws detections and per-actor relation heat maps on frames; writes a video.
 
 Every frame shows the detections of the nearest keyframe at or before it:
-each box whose top score reaches `min_score`, labelled with its classes
-scoring at least `min_score` (best first, at most three), over the relation
-heat maps of those detections. The heat maps (one `[h, w]` CAM per
-detection, covering the whole frame) are each min-max normalised and
-combined by their element-wise maximum, so every actor's relations show
-with equal strength, then blended once over the frame (the paper's figure
-shows one actor at a time; a video frame has to show them together).
+each box whose top score reaches `min_score`, numbered by descending score
+(`#1`, `#2`, ...) and labelled with its classes scoring at least
+`min_score` (best first, at most three). A relation heat map (one `[h, w]`
+CAM per detection, covering the whole frame) belongs to one actor, so each
+is drawn on its own: beside the frame, a grid of `heatmap_panels` panels
+(half the frame's size each, two rows filled row by row; one full-size
+panel when there is one) shows, for the best actors in order (`#1` top
+left), the frame with that actor's map
+min-max normalised and blended over it and only that actor's box and
+number drawn (the paper's figure 5 shows one actor at a time too). The
+frame itself carries no heat map. Panels of actors that are not there stay
+black, so every frame of a video has the same size; `heatmap_panels=0`
+(and models without heat maps) gives the frame alone.
 
 `VideoRenderer` streams: a frame waits only until its keyframe's detections
 arrive, which `VideoStream` delivers one clip span after the keyframe at
@@ -36,6 +42,7 @@ RENDERED_VIDEO_NAME = 'rendered.mp4'
 FOURCC = 'mp4v'
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_HEATMAP_ALPHA = 0.4
+DEFAULT_HEATMAP_PANELS = 4
 MAX_LABELS_PER_BOX = 3
 # Distinct RGB colours for the classes (label id modulo their number).
 _PALETTE = ((0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255),
@@ -75,18 +82,69 @@ def box_label(detection_index: int, detections: Mapping[str, np.ndarray],
   return ', '.join(parts)
 
 
+def shown_detections(detections: Mapping[str, np.ndarray],
+                     min_score: float) -> np.ndarray:
+  """Indices of the detections scoring at least min_score, best first."""
+  scores = np.asarray(detections[_det.detection_scores]).reshape(-1)
+  shown = np.nonzero(scores >= min_score)[0]
+  return shown[np.argsort(-scores[shown], kind='stable')]
+
+
+def panel_grid_shape(num_panels: int, height: int,
+                     width: int) -> Tuple[int, int, int, int]:
+  """(rows, columns, panel height, panel width) of the heat-map panels.
+
+  One panel is frame-sized; more are half-sized in two rows, so the grid is
+  as high as the frame and `ceil(num_panels / 2)` half-widths wide.
+  """
+  if num_panels < 1:
+    raise ValueError(f'num_panels must be >= 1, got {num_panels}')
+  if num_panels == 1:
+    return 1, 1, height, width
+  return 2, -(-num_panels // 2), max(height // 2, 1), max(width // 2, 1)
+
+
+def actor_panel(frame: np.ndarray, heatmap: np.ndarray,
+                box_normalized: Sequence[float], label: str,
+                color: Tuple[int, int, int], size: Tuple[int, int],
+                heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA) -> np.ndarray:
+  """One actor's panel: its heat map over the frame, and its box only.
+
+  Args:
+    frame: uint8 RGB `[height, width, 3]`.
+    heatmap: float `[h, w]`, the actor's map covering the whole frame.
+    box_normalized: the actor's `[ymin, xmin, ymax, xmax]`.
+    label: the text of its box.
+    color: RGB of its box.
+    size: (height, width) of the panel; the blend is resized to it before
+      the box is drawn, so the label keeps its size.
+    heatmap_alpha: weight of the heat map colours in the blend.
+
+  Returns:
+    uint8 RGB `[size[0], size[1], 3]`.
+  """
+  # blend_heatmap min-max normalises the map: each actor's own range.
+  blended = heatmaps.blend_heatmap(frame, heatmap, alpha=heatmap_alpha)
+  if tuple(blended.shape[:2]) != tuple(size):
+    blended = cv2.resize(blended, (size[1], size[0]),
+                         interpolation=cv2.INTER_AREA)
+  return heatmaps.draw_box_with_label(blended, box_normalized, label,
+                                      color=color)
+
+
 def render_frame(frame: np.ndarray,
                  detections: Optional[Mapping[str, np.ndarray]],
                  label_map: Mapping[int, str],
                  min_score: float = DEFAULT_MIN_SCORE,
                  heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA,
-                 min_shorter_side: int = 0) -> np.ndarray:
-  """A copy of the frame with the detections and their heat maps drawn.
+                 min_shorter_side: int = 0,
+                 heatmap_panels: int = DEFAULT_HEATMAP_PANELS) -> np.ndarray:
+  """A copy of the frame with the detections drawn, and heat-map panels.
 
   Args:
     frame: uint8 RGB `[height, width, 3]`.
     detections: a `Detector.detect` dict (boxes normalised
-      `[ymin, xmin, ymax, xmax]`), or None to return the frame unchanged.
+      `[ymin, xmin, ymax, xmax]`), or None for a frame without detections.
     label_map: label id -> class name (its ascending ids are the
       multiclass score columns).
     min_score: detections whose top score is lower are not drawn.
@@ -94,30 +152,44 @@ def render_frame(frame: np.ndarray,
     min_shorter_side: a smaller frame is first enlarged (bilinear, aspect
       kept) so its shorter side has this many pixels, so that labels stay
       readable on low-resolution video; 0 keeps the size.
+    heatmap_panels: the panels beside the frame, one per actor with its own
+      heat map (module docstring); 0 draws the frame alone.
 
   Returns:
-    uint8 RGB `[height', width', 3]`: the frame's size, or the enlarged one.
+    uint8 RGB `[height', width' + grid width, 3]`: the frame's size, or the
+    enlarged one, plus the panel grid (`panel_grid_shape`) on its right.
   """
   frame = enlarge_to_shorter_side(np.asarray(frame), min_shorter_side)
-  if detections is None:
-    return frame.copy()
-  scores = np.asarray(detections[_det.detection_scores]).reshape(-1)
-  shown = np.nonzero(scores >= min_score)[0]
-  maps = detections.get(_det.relation_heatmaps)
-  if maps is not None and len(shown):
-    combined = np.max(np.stack([heatmaps.normalize_heatmap(maps[i])
-                                for i in shown]), axis=0)
-    frame = heatmaps.blend_heatmap(frame, combined, alpha=heatmap_alpha)
-  else:
-    frame = frame.copy()
+  height, width = frame.shape[:2]
+  shown = (shown_detections(detections, min_score)
+           if detections is not None else np.zeros([0], np.int64))
+  drawn = frame.copy()
   label_ids = sorted(label_map)
-  for i in shown:
+  labels = []
+  for number, i in enumerate(shown, start=1):
     label_id = int(detections[_det.detection_classes][i])
-    frame = heatmaps.draw_box_with_label(
-        frame, detections[_det.detection_boxes][i],
-        box_label(i, detections, label_ids, label_map, min_score),
+    labels.append(f'#{number} ' + box_label(i, detections, label_ids,
+                                            label_map, min_score))
+    drawn = heatmaps.draw_box_with_label(
+        drawn, detections[_det.detection_boxes][i], labels[-1],
         color=class_color(label_id))
-  return frame
+  if heatmap_panels <= 0:
+    return drawn
+  rows, columns, panel_height, panel_width = panel_grid_shape(
+      heatmap_panels, height, width)
+  grid = np.zeros((height, columns * panel_width, 3), np.uint8)
+  maps = None if detections is None else detections.get(
+      _det.relation_heatmaps)
+  if maps is not None:
+    for k, i in enumerate(shown[:heatmap_panels]):
+      row, column = k // columns, k % columns
+      label_id = int(detections[_det.detection_classes][i])
+      grid[row * panel_height:(row + 1) * panel_height,
+           column * panel_width:(column + 1) * panel_width] = actor_panel(
+               frame, maps[i], detections[_det.detection_boxes][i],
+               labels[k], class_color(label_id), (panel_height, panel_width),
+               heatmap_alpha)
+  return np.concatenate([drawn, grid], axis=1)
 
 
 def enlarge_to_shorter_side(frame: np.ndarray,
@@ -155,7 +227,8 @@ class VideoRenderer:
                heatmap_alpha: float = DEFAULT_HEATMAP_ALPHA,
                keyframes_dir: Optional[str] = None,
                keyframe_name_prefix: str = 'keyframe',
-               min_shorter_side: int = 0):
+               min_shorter_side: int = 0,
+               heatmap_panels: int = DEFAULT_HEATMAP_PANELS):
     """Prepares the writer (opened on the first frame, which gives the size).
 
     Args:
@@ -170,6 +243,7 @@ class VideoRenderer:
         `<prefix>_<frame:06d>.png` (created if needed).
       keyframe_name_prefix: the PNG names' prefix.
       min_shorter_side: see `render_frame`.
+      heatmap_panels: see `render_frame` (0 for models without heat maps).
     """
     self._path = path
     self._fps = float(fps)
@@ -180,6 +254,7 @@ class VideoRenderer:
     self._keyframes_dir = keyframes_dir
     self._prefix = keyframe_name_prefix
     self._min_shorter_side = min_shorter_side
+    self._heatmap_panels = heatmap_panels
     self._detections: Dict[int, Mapping[str, np.ndarray]] = {}
     self._pending = collections.deque()  # (frame_number, frame), in order.
     self._writer = None
@@ -240,7 +315,7 @@ class VideoRenderer:
     detections = None if keyframe is None else self._detections[keyframe]
     rendered = render_frame(frame, detections, self._label_map,
                             self._min_score, self._heatmap_alpha,
-                            self._min_shorter_side)
+                            self._min_shorter_side, self._heatmap_panels)
     if self._path:
       if self._writer is None:
         self._open(rendered.shape[0], rendered.shape[1])

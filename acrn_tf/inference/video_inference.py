@@ -4,20 +4,25 @@
 detector on the clip of every keyframe, renders every frame of the range as
 soon as its keyframe's detections are known (`rendering.VideoRenderer`),
 and at the end writes the AVA-format detections csv and the action tubes
-linked from the keyframe detections (`outputs`). Memory holds one clip
+linked from the keyframe detections (`outputs`). The keyframes can be
+those of an AVA-format csv (`read_keyframe_timestamps`): the csv rows then
+carry the csv's own timestamps, so the evaluator matches them with the
+groundtruth exactly. Memory holds one clip
 span of frames for the clips, at most one more for the rendering, and the
 keyframes' detections (needed for the tubes).
 """
 
 import dataclasses
+import math
 import os
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from absl import logging
 import numpy as np
 
 from acrn_tf.core import standard_fields
+from acrn_tf.data.conversion import ava
 from acrn_tf.data.conversion import optical_flow
 from acrn_tf.data.conversion import video_io
 from acrn_tf.evaluation import tube_linking
@@ -38,8 +43,14 @@ class InferenceOptions:
     video_id: the id in the csv (default: the file's name without
       extension).
     keyframe_every: a keyframe every this many frames; or
-    keyframes_per_second: keyframes per second (one of the two; neither
-      means one keyframe per second, as AVA).
+    keyframes_per_second: keyframes per second; or
+    keyframe_timestamps: the keyframes' times on the dataset's time line
+      (e.g. `read_keyframe_timestamps` of a groundtruth csv), written to
+      the csv as they are (at most one of the three; none means one
+      keyframe per second, as AVA).
+    timestamp_offset_seconds: the dataset time at which the video file
+      starts (900 for AVA files cut at 15:00): keyframe_timestamps t are
+      read t - offset seconds into the file.
     start_seconds, end_seconds, max_frames: the range to process (see
       `video_stream.StreamOptions`).
     min_score: the least score of a detection drawn in the video.
@@ -47,6 +58,8 @@ class InferenceOptions:
       to it (0: the video's size).
     heatmap_frames_dir: if set, the rendered keyframes are saved there as
       PNGs.
+    heatmap_panels: per-actor heat-map panels beside each rendered frame
+      (`rendering.render_frame`); none for a model without heat maps.
     render_video: write rendered.mp4.
     max_rows_per_keyframe: csv rows kept per keyframe (top scores).
     linking: the tube linking parameters.
@@ -56,12 +69,15 @@ class InferenceOptions:
   video_id: Optional[str] = None
   keyframe_every: Optional[int] = None
   keyframes_per_second: Optional[float] = None
+  keyframe_timestamps: Optional[Sequence[float]] = None
+  timestamp_offset_seconds: float = 0.0
   start_seconds: Optional[float] = None
   end_seconds: Optional[float] = None
   max_frames: Optional[int] = None
   min_score: float = rendering.DEFAULT_MIN_SCORE
   render_shorter_side: int = 0
   heatmap_frames_dir: Optional[str] = None
+  heatmap_panels: int = rendering.DEFAULT_HEATMAP_PANELS
   render_video: bool = True
   max_rows_per_keyframe: int = outputs.MAX_ROWS_PER_KEYFRAME
   linking: tube_linking.LinkingConfig = tube_linking.LinkingConfig()
@@ -144,15 +160,67 @@ def stream_options(detector: detectors.Detector,
   """The detector's clip shape with the run's keyframes and range."""
   keyframe_every = options.keyframe_every
   keyframes_per_second = options.keyframes_per_second
-  if keyframe_every is None and keyframes_per_second is None:
+  keyframe_seconds = None
+  if options.keyframe_timestamps is not None:
+    keyframe_seconds = tuple(float(t) - options.timestamp_offset_seconds
+                             for t in options.keyframe_timestamps)
+  elif keyframe_every is None and keyframes_per_second is None:
     keyframes_per_second = 1.0
   return video_stream.StreamOptions(
       frames_per_clip=detector.frames_per_clip,
       frame_stride=detector.frame_stride,
       keyframe_every=keyframe_every,
       keyframes_per_second=keyframes_per_second,
+      keyframe_seconds=keyframe_seconds,
       start_seconds=options.start_seconds, end_seconds=options.end_seconds,
       max_frames=options.max_frames, clip_size=detector.image_size)
+
+
+def read_keyframe_timestamps(csv_path: str, video_id: str) -> List[float]:
+  """The keyframe times of one video in an AVA-format csv, ascending.
+
+  Any csv whose rows start `video_id, timestamp` serves: a groundtruth csv
+  (`video_id, timestamp, x1, y1, x2, y2, action_id[, person_id]`, also the
+  2-column rows of annotated frames without action), an excluded-timestamps
+  csv or a detections csv. A first row starting with `video_id` is a header.
+
+  Args:
+    csv_path: the csv.
+    video_id: the video whose keyframes are wanted.
+
+  Returns:
+    The distinct timestamps of the video's rows, ascending.
+
+  Raises:
+    ValueError: the csv cannot be read, a row of the video has no number
+      as its timestamp (file:line named), or no row names the video (the
+      message lists some of the ids it holds).
+  """
+  timestamps, other_ids = set(), []
+  for line, cells in ava.csv_rows(csv_path):
+    if line == 1 and cells[0] == 'video_id':
+      continue
+    if cells[0] != video_id:
+      if cells[0] not in other_ids and len(other_ids) < 5:
+        other_ids.append(cells[0])
+      continue
+    if len(cells) < 2:
+      raise ValueError(f'{csv_path}:{line}: expected `video_id, timestamp, '
+                       f'...`, got {len(cells)} column')
+    timestamp = ava.parse_number(csv_path, line, 'timestamp', cells[1],
+                                 error=ValueError)
+    if not (math.isfinite(timestamp) and timestamp >= 0):
+      raise ValueError(f'{csv_path}:{line}: timestamp must be >= 0 seconds, '
+                       f'got {cells[1]!r}')
+    timestamps.add(timestamp)
+  if not timestamps:
+    found = (f'it names {", ".join(repr(i) for i in other_ids)}'
+             f'{", ..." if len(other_ids) == 5 else ""}' if other_ids else
+             'it holds no row')
+    raise ValueError(f'{csv_path}: no row of video {video_id!r} ({found}); '
+                     'the video id is the file name without extension unless '
+                     'given')
+  return sorted(timestamps)
 
 
 def run_inference(detector: detectors.Detector, video_path: str,
@@ -200,6 +268,12 @@ def run_inference(detector: detectors.Detector, video_path: str,
                  if detector.uses_flow else None)
     stream = video_stream.VideoStream(reader, stream_opts, estimator)
     total = len(stream.plan.keyframe_numbers)
+    # The csv timestamp of each keyframe: the asked-for time if given.
+    csv_timestamps = {}
+    for timestamp in options.keyframe_timestamps or ():
+      csv_timestamps.setdefault(video_io.frame_number_at(
+          float(timestamp) - options.timestamp_offset_seconds,
+          reader.info.fps), float(timestamp))
     os.makedirs(options.output_dir, exist_ok=True)
     logging.info('%s: %d frames at %g fps, %d keyframes in frames %d..%d, '
                  'clips of %d frames every %d', video_path,
@@ -211,7 +285,9 @@ def run_inference(detector: detectors.Detector, video_path: str,
         detector.label_map, min_score=options.min_score,
         keyframes_dir=options.heatmap_frames_dir,
         keyframe_name_prefix=video_id,
-        min_shorter_side=options.render_shorter_side)
+        min_shorter_side=options.render_shorter_side,
+        heatmap_panels=(options.heatmap_panels if detector.has_heatmaps
+                        else 0))
     with renderer:
       for event in stream:
         if isinstance(event, video_stream.FrameEvent):
@@ -225,7 +301,8 @@ def run_inference(detector: detectors.Detector, video_path: str,
             if key != _det.relation_heatmaps}
         num_detections += len(detections[_det.detection_boxes])
         rows.extend(outputs.keyframe_csv_rows(
-            video_id, round(event.timestamp_seconds, 3), detections,
+            video_id, csv_timestamps.get(
+                keyframe, round(event.timestamp_seconds, 3)), detections,
             label_ids, options.max_rows_per_keyframe))
         renderer.add_detections(keyframe, detections)
         if progress is not None:

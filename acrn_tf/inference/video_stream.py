@@ -2,11 +2,13 @@
 
 Keyframes are planned up front from the frame count and frame rate the
 video reports (`plan_keyframes`): every `keyframe_every` frames (time
-`frame / fps`), or at `keyframes_per_second` (the times `t0, t0 + 1/r, ...`,
+`frame / fps`), at `keyframes_per_second` (the times `t0, t0 + 1/r, ...`,
 each keyframe the frame nearest its time, `round(t * fps)`, and stamped with
 that time: at one per second, as AVA, whole seconds at any frame rate, so a
-29.97 fps video gives 902, not 902.002), inside the range chosen by
-`start_seconds`, `end_seconds` (inclusive) and `max_frames`.
+29.97 fps video gives 902, not 902.002), or at the given `keyframe_seconds`
+(frame `round(t * fps)` of each, stamped with that time, e.g. the annotated
+keyframes of a csv), inside the range chosen by `start_seconds`,
+`end_seconds` (inclusive) and `max_frames`.
 
 Each keyframe's clip follows `video_io.clip_frame_numbers`: `frames_per_clip`
 frames every `frame_stride` frames, the keyframe at index
@@ -59,8 +61,9 @@ class StreamOptions:
     frames_per_clip: T, the frames of a clip (>= 1).
     frame_stride: video frames between two clip frames (>= 1).
     keyframe_every: a keyframe every this many frames; or
-    keyframes_per_second: keyframes per second of video (give exactly one
-      of the two).
+    keyframes_per_second: keyframes per second of video; or
+    keyframe_seconds: the keyframes' times in the file, in seconds (give
+      exactly one of the three).
     start_seconds: first time considered (None: the start of the video).
     end_seconds: last time considered, inclusive (None: the end).
     max_frames: consider at most this many frames from the start (None: no
@@ -76,6 +79,7 @@ class StreamOptions:
   end_seconds: Optional[float] = None
   max_frames: Optional[int] = None
   clip_size: Optional[Tuple[int, int]] = None
+  keyframe_seconds: Optional[Tuple[float, ...]] = None
 
   def __post_init__(self):
     if self.frames_per_clip < 1:
@@ -83,9 +87,18 @@ class StreamOptions:
           f'frames_per_clip must be >= 1, got {self.frames_per_clip}')
     if self.frame_stride < 1:
       raise ValueError(f'frame_stride must be >= 1, got {self.frame_stride}')
-    if (self.keyframe_every is None) == (self.keyframes_per_second is None):
-      raise ValueError('give exactly one of keyframe_every and '
-                       'keyframes_per_second')
+    given = [self.keyframe_every, self.keyframes_per_second,
+             self.keyframe_seconds]
+    if sum(value is not None for value in given) != 1:
+      raise ValueError('give exactly one of keyframe_every, '
+                       'keyframes_per_second and keyframe_seconds')
+    if self.keyframe_seconds is not None:
+      if not self.keyframe_seconds:
+        raise ValueError('keyframe_seconds is empty')
+      for seconds in self.keyframe_seconds:
+        if not (math.isfinite(seconds) and seconds >= 0):
+          raise ValueError('keyframe_seconds must be times >= 0 in the '
+                           f'video, got {seconds}')
     if self.keyframe_every is not None and self.keyframe_every < 1:
       raise ValueError(
           f'keyframe_every must be >= 1, got {self.keyframe_every}')
@@ -167,6 +180,25 @@ def plan_keyframes(num_frames: int, fps: float, options: StreamOptions,
   if options.keyframe_every is not None:
     keyframes = list(range(start, stop, options.keyframe_every))
     times = [frame / fps for frame in keyframes]
+  elif options.keyframe_seconds is not None:
+    # Each frame keeps the first time asked for that falls on it.
+    time_of_frame = {}
+    for t in options.keyframe_seconds:
+      time_of_frame.setdefault(video_io.frame_number_at(t, fps), t)
+    frames = sorted(time_of_frame)
+    keyframes = [frame for frame in frames if start <= frame < stop]
+    times = [time_of_frame[frame] for frame in keyframes]
+    if not keyframes:
+      raise EmptyRangeError(
+          f'{prefix}none of the {len(frames)} keyframes asked for (frames '
+          f'{frames[0]} to {frames[-1]}, {min(options.keyframe_seconds):g} to '
+          f'{max(options.keyframe_seconds):g} s) lies in frames {start} to '
+          f'{stop - 1} (the video has {num_frames} frames at {fps:g} fps)')
+    if len(keyframes) < len(frames):
+      logging.warning('%s%d of the %d keyframes asked for lie outside frames '
+                      '%d to %d: left out', prefix,
+                      len(frames) - len(keyframes), len(frames), start,
+                      stop - 1)
   else:
     first_time = start / fps if options.start_seconds is None else (
         options.start_seconds)

@@ -59,7 +59,15 @@ def test_video_tensor_export(video_export):
   assert not detector.uses_flow
   assert detector.label_map == fx.LABELS
   assert detector.label_ids == (1, 2, 3, 4, 5, 6)
+  assert detector.has_heatmaps
   _check_fixed_detections(detector.detect(_clip()))
+
+
+def test_an_export_without_heat_maps_says_so(tmp_path):
+  detector = detectors.SavedModelDetector(fx.write_export(
+      str(tmp_path / 'export'), with_heatmaps=False))
+  assert not detector.has_heatmaps
+  assert _det.relation_heatmaps not in detector.detect(_clip())
 
 
 def test_the_saved_model_directory_itself_is_accepted(video_export):
@@ -167,6 +175,7 @@ def test_checkpoint_detector_restores_and_detects(tmp_path):
   assert (detector.frames_per_clip, detector.frame_stride) == (4, 2)
   assert detector.image_size == (64, 64)
   assert detector.label_map == fx.LABELS
+  assert detector.has_heatmaps  # ACRN's relation maps
   # The restored weights are the saved ones, not a fresh initialisation.
   # (Keras names the second model's layers differently; the order matches.)
   restored = detector._model.variables  # pylint: disable=protected-access

@@ -56,7 +56,8 @@ class _Served(tf.Module):
   """The saved object; its `serve` function is attached by `write_export`."""
 
 
-def _serving_function(input_type: str, with_flow: bool, unknown_rank: bool):
+def _serving_function(input_type: str, with_flow: bool, unknown_rank: bool,
+                      with_heatmaps: bool = True):
   if input_type == 'video_tensor':
     specs = [tf.TensorSpec([1, None, None, None, 3], tf.uint8,
                            name='input_tensor')]
@@ -69,10 +70,10 @@ def _serving_function(input_type: str, with_flow: bool, unknown_rank: bool):
             tf.shape(flow)[:4], tf.shape(input_tensor)[:4],
             message='flow: frames and flow differ in shape')
         with tf.control_dependencies([check]):
-          return _checked(tf.shape(input_tensor)[1])
+          return _checked(tf.shape(input_tensor)[1], with_heatmaps)
     else:
       def serve(input_tensor):
-        return _checked(tf.shape(input_tensor)[1])
+        return _checked(tf.shape(input_tensor)[1], with_heatmaps)
   elif input_type == 'encoded_frames':
     specs = [tf.TensorSpec(None if unknown_rank else [None], tf.string,
                            name='input_tensor')]
@@ -81,7 +82,7 @@ def _serving_function(input_type: str, with_flow: bool, unknown_rank: bool):
       frames = tf.map_fn(
           lambda image: tf.io.decode_jpeg(image, channels=3), input_tensor,
           fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-      return _checked(tf.shape(frames)[0])
+      return _checked(tf.shape(frames)[0], with_heatmaps)
   else:
     specs = [tf.TensorSpec(None if unknown_rank else [1], tf.string,
                            name='input_tensor')]
@@ -91,22 +92,22 @@ def _serving_function(input_type: str, with_flow: bool, unknown_rank: bool):
           tf.reshape(input_tensor, []),
           sequence_features={'frames': tf.io.FixedLenSequenceFeature(
               [], tf.string)})[1]
-      return _checked(tf.shape(parsed['frames'])[0])
+      return _checked(tf.shape(parsed['frames'])[0], with_heatmaps)
   return tf.function(serve, input_signature=specs, autograph=False)
 
 
-def _checked(num_frames):
+def _checked(num_frames, with_heatmaps=True):
   check = tf.debugging.assert_equal(
       num_frames, FRAMES_PER_CLIP,
       message=f'input_tensor: expected {FRAMES_PER_CLIP} frames')
   with tf.control_dependencies([check]):
     return {key: tf.identity(value, name=key)
-            for key, value in fixed_outputs().items()}
+            for key, value in fixed_outputs(with_heatmaps).items()}
 
 
 def write_export(directory: str, input_type: str = 'video_tensor',
                  with_flow: bool = False, unknown_rank: bool = False,
-                 signature: bool = True) -> str:
+                 signature: bool = True, with_heatmaps: bool = True) -> str:
   """Writes saved_model/, pipeline.config and label_map.pbtxt; returns dir.
 
   Args:
@@ -117,10 +118,12 @@ def write_export(directory: str, input_type: str = 'video_tensor',
     unknown_rank: string inputs get an unknown shape, as the exporter
       writes them.
     signature: False saves the module without a serving signature.
+    with_heatmaps: the signature returns relation_heatmaps (as ACRN's).
   """
   os.makedirs(directory, exist_ok=True)
   module = _Served()
-  module.serve = _serving_function(input_type, with_flow, unknown_rank)
+  module.serve = _serving_function(input_type, with_flow, unknown_rank,
+                                   with_heatmaps)
   signatures = ({'serving_default': module.serve.get_concrete_function()}
                 if signature else {})
   tf.saved_model.save(module, os.path.join(directory, 'saved_model'),

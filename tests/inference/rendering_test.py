@@ -48,48 +48,110 @@ def test_box_label_lists_classes_above_min_score():
 def test_render_frame_draws_shown_detections_only():
   frame = _frame()
   drawn = rendering.render_frame(frame, _detections(with_heatmaps=False),
-                                 LABELS, min_score=0.5)
+                                 LABELS, min_score=0.5, heatmap_panels=0)
   assert np.array_equal(frame, _frame())  # not modified
   expected = heatmaps.draw_box_with_label(
-      frame, [0.25, 0.25, 0.75, 0.5], 'catch 0.90, throw 0.60',
+      frame, [0.25, 0.25, 0.75, 0.5], '#1 catch 0.90, throw 0.60',
       color=rendering.class_color(1))
   np.testing.assert_array_equal(drawn, expected)
-  assert np.array_equal(rendering.render_frame(frame, None, LABELS), frame)
+  assert np.array_equal(
+      rendering.render_frame(frame, None, LABELS, heatmap_panels=0), frame)
 
 
 def test_small_frames_are_enlarged_before_drawing():
   frame = _frame()
   drawn = rendering.render_frame(frame, _detections(with_heatmaps=False),
-                                 LABELS, min_score=0.5, min_shorter_side=96)
+                                 LABELS, min_score=0.5, min_shorter_side=96,
+                                 heatmap_panels=0)
   assert drawn.shape == (96, 128, 3)  # 48 x 64 scaled by 2, aspect kept
   expected = heatmaps.draw_box_with_label(
       np.full((96, 128, 3), 100, np.uint8), [0.25, 0.25, 0.75, 0.5],
-      'catch 0.90, throw 0.60', color=rendering.class_color(1))
+      '#1 catch 0.90, throw 0.60', color=rendering.class_color(1))
   np.testing.assert_array_equal(drawn, expected)
   # Large enough already: unchanged size.
-  assert rendering.render_frame(frame, None, LABELS,
-                                min_shorter_side=48).shape == frame.shape
+  assert rendering.render_frame(frame, None, LABELS, min_shorter_side=48,
+                                heatmap_panels=0).shape == frame.shape
 
 
-def test_render_frame_blends_the_shown_detections_heat_maps():
+def test_panel_grid_shape():
+  assert rendering.panel_grid_shape(1, 48, 64) == (1, 1, 48, 64)
+  assert rendering.panel_grid_shape(2, 48, 64) == (2, 1, 24, 32)
+  assert rendering.panel_grid_shape(4, 48, 64) == (2, 2, 24, 32)
+  assert rendering.panel_grid_shape(5, 49, 65) == (2, 3, 24, 32)
+  with pytest.raises(ValueError, match='num_panels must be >= 1, got 0'):
+    rendering.panel_grid_shape(0, 48, 64)
+
+
+def _two_actors():
+  """Listed second but best (#1: score 0.9, catch, the middle box), a map
+  hot on the right column only; listed first (#2: 0.8, throw, the top-left
+  box), a map hot on the left column only."""
+  detections = _detections(scores=(0.9, 0.8))
+  left = np.zeros((3, 4), np.float32)
+  left[:, 0] = 1.0
+  detections[_det.relation_heatmaps] = np.stack([left[:, ::-1], left])
+  # Listed as (0.8, 0.9): the frame numbers them by score, 0.9 first.
+  for key in (_det.detection_boxes, _det.detection_scores,
+              _det.detection_classes, _det.detection_multiclass_scores,
+              _det.relation_heatmaps):
+    detections[key] = detections[key][::-1]
+  detections[_det.detection_scores] = np.array([0.8, 0.9], np.float32)
+  return detections
+
+
+def test_each_actor_gets_its_own_heat_map_and_box_beside_the_frame():
   frame = _frame()
-  drawn = rendering.render_frame(frame, _detections(), LABELS,
-                                 min_score=0.5, heatmap_alpha=0.4)
-  # Only detection 0 is shown: its map is hot on the left column.
-  blended = heatmaps.blend_heatmap(frame, _detections()[
-      _det.relation_heatmaps][0], alpha=0.4)
+  detections = _two_actors()
+  drawn = rendering.render_frame(frame, detections, LABELS, min_score=0.5,
+                                 heatmap_alpha=0.4, heatmap_panels=4)
+  # The frame (no heat map) and a 2 x 2 grid of 24 x 32 panels.
+  assert drawn.shape == (HEIGHT, WIDTH + 2 * (WIDTH // 2), 3)
+  boxes_only = rendering.render_frame(frame, detections, LABELS,
+                                      min_score=0.5, heatmap_panels=0)
+  np.testing.assert_array_equal(drawn[:, :WIDTH], boxes_only)
+  # Panel k, worked out with the drawing helpers: actor k's map blended
+  # over the frame, resized to the panel, then its own box and number.
+  best, second = 1, 0  # indices into detections, by descending score
+  labels = {best: '#1 catch 0.90, throw 0.60', second: '#2 throw 0.80'}
+  for column, i in enumerate((best, second)):  # the top row, left to right
+    expected = cv2.resize(
+        heatmaps.blend_heatmap(frame, detections[_det.relation_heatmaps][i],
+                               alpha=0.4), (WIDTH // 2, HEIGHT // 2),
+        interpolation=cv2.INTER_AREA)
+    expected = heatmaps.draw_box_with_label(
+        expected, detections[_det.detection_boxes][i], labels[i],
+        color=rendering.class_color(
+            int(detections[_det.detection_classes][i])))
+    panel = drawn[:24, WIDTH + column * 32:WIDTH + (column + 1) * 32]
+    np.testing.assert_array_equal(panel, expected)
+  # Each panel shows its own actor's map, not a mixture: #1's is hot (red)
+  # on the right edge and cold (blue) on the left, #2's the other way.
+  first = drawn[22, WIDTH:WIDTH + 32].astype(int)
+  other = drawn[22, WIDTH + 32:].astype(int)
+  assert first[-1][0] > first[0][0] + 50 and first[0][2] > first[-1][2] + 50
+  assert other[0][0] > other[-1][0] + 50 and other[-1][2] > other[0][2] + 50
+  # Panels of actors that are not there stay black.
+  assert not drawn[24:, WIDTH:].any()
+
+
+def test_one_panel_is_frame_sized_and_no_detections_leave_it_black():
+  frame = _frame()
+  drawn = rendering.render_frame(frame, _two_actors(), LABELS, min_score=0.5,
+                                 heatmap_panels=1)
+  assert drawn.shape == (HEIGHT, 2 * WIDTH, 3)
   expected = heatmaps.draw_box_with_label(
-      blended, [0.25, 0.25, 0.75, 0.5], 'catch 0.90, throw 0.60',
+      heatmaps.blend_heatmap(frame, _two_actors()[_det.relation_heatmaps][1],
+                             alpha=rendering.DEFAULT_HEATMAP_ALPHA),
+      [0.25, 0.25, 0.75, 0.5], '#1 catch 0.90, throw 0.60',
       color=rendering.class_color(1))
-  np.testing.assert_array_equal(drawn, expected)
-  # Both shown: the element-wise maximum is hot at both sides.
-  both = rendering.render_frame(frame, _detections(scores=(0.9, 0.8)),
-                                LABELS, min_score=0.5)
-  left = both[HEIGHT - 1, 0].astype(int)
-  middle = both[HEIGHT - 1, WIDTH // 2].astype(int)
-  right = both[HEIGHT - 1, WIDTH - 1].astype(int)
-  np.testing.assert_array_equal(left, right)
-  assert left[0] > middle[0] + 50 and left[2] < middle[2] - 50  # red, blue
+  np.testing.assert_array_equal(drawn[:, WIDTH:], expected)
+  empty = rendering.render_frame(frame, None, LABELS, heatmap_panels=1)
+  np.testing.assert_array_equal(empty[:, :WIDTH], frame)
+  assert not empty[:, WIDTH:].any()
+  # A model without heat maps: the boxes, black panels.
+  no_maps = rendering.render_frame(frame, _detections(with_heatmaps=False),
+                                   LABELS, min_score=0.5, heatmap_panels=1)
+  assert not no_maps[:, WIDTH:].any()
 
 
 def _read_video(path):
@@ -109,7 +171,8 @@ def test_renderer_waits_for_keyframes_and_writes_every_frame(tmp_path):
   png_dir = str(tmp_path / 'keyframes')
   renderer = rendering.VideoRenderer(path, 10.0, [2, 6], LABELS,
                                      min_score=0.5, keyframes_dir=png_dir,
-                                     keyframe_name_prefix='vid')
+                                     keyframe_name_prefix='vid',
+                                     heatmap_panels=1)
   with renderer:
     for number in range(2):  # before the first keyframe: written at once
       renderer.add_frame(number, _frame(number * 20))
@@ -132,14 +195,20 @@ def test_renderer_waits_for_keyframes_and_writes_every_frame(tmp_path):
   # keyframe 6 has no score above 0.5). mp4v is lossy: compare by mean error.
   def error(a, b):
     return np.mean(np.abs(a.astype(float) - b.astype(float)))
-  drawn = rendering.render_frame(_frame(60), _detections(), LABELS, 0.5)
-  assert error(frames[3], drawn) < 15 < 30 < error(frames[3], _frame(60))
-  assert error(frames[1], _frame(20)) < 4
-  assert error(frames[7], _frame(140)) < 4
+  def plain(value):  # the frame and an empty (black) heat-map panel
+    return rendering.render_frame(_frame(value), None, LABELS,
+                                  heatmap_panels=1)
+  assert plain(60).shape == (HEIGHT, 2 * WIDTH, 3)
+  drawn = rendering.render_frame(_frame(60), _detections(), LABELS, 0.5,
+                                 heatmap_panels=1)
+  assert error(frames[3], drawn) < 15 < 30 < error(frames[3], plain(60))
+  assert error(frames[1], plain(20)) < 4
+  assert error(frames[7], plain(140)) < 4
   assert sorted(os.listdir(png_dir)) == ['vid_000002.png', 'vid_000006.png']
   png = cv2.imread(os.path.join(png_dir, 'vid_000002.png'))[..., ::-1]
   np.testing.assert_array_equal(
-      png, rendering.render_frame(_frame(40), _detections(), LABELS, 0.5))
+      png, rendering.render_frame(_frame(40), _detections(), LABELS, 0.5,
+                                  heatmap_panels=1))
   assert sorted(os.listdir(tmp_path)) == ['keyframes',
                                           rendering.RENDERED_VIDEO_NAME]
 

@@ -132,6 +132,45 @@ def test_range_flow_and_video_id(tmp_path, video):
                                                   'tubes.json']
 
 
+def test_keyframes_of_a_csv_keep_the_csv_timestamps(tmp_path, video):
+  # AVA-style: the file starts at movie second 900; keyframes 901 and 902.5
+  # are frames 10 and 25 of the file; rows of other videos are ignored.
+  csv_path = tmp_path / 'gt.csv'
+  csv_path.write_text('video_id,timestamp,x1,y1,x2,y2,action_id\n'
+                      'walk,0902.5,0.1,0.1,0.5,0.5,1\n'
+                      'other,0900,0.1,0.1,0.5,0.5,1\n'
+                      'walk,0901,0.1,0.1,0.5,0.5,1\n'
+                      'walk,0902.5,0.2,0.2,0.6,0.6,3\n'
+                      'walk,0901\n', encoding='utf-8')
+  timestamps = video_inference.read_keyframe_timestamps(str(csv_path),
+                                                        'walk')
+  assert timestamps == [901.0, 902.5]
+  detector = _ScriptedDetector()
+  summary = video_inference.run_inference(
+      detector, video, video_inference.InferenceOptions(
+          output_dir=str(tmp_path / 'out'), keyframe_timestamps=timestamps,
+          timestamp_offset_seconds=900.0, render_video=False))
+  assert [c[0][2] for c in detector.clips] == [10, 25]
+  assert summary.keyframes == 2
+  with open(summary.detections_csv_path, encoding='utf-8') as f:
+    rows = f.read().splitlines()
+  assert [row.split(',')[:3] for row in rows] == [
+      ['walk', '0901', '0.100'], ['walk', '0901', '0.100'],
+      ['walk', '0902.500', '0.250'], ['walk', '0902.500', '0.250']]
+
+
+def test_reading_keyframe_timestamps_names_the_problem(tmp_path):
+  csv_path = tmp_path / 'gt.csv'
+  csv_path.write_text('a,1,0,0,1,1,1\nb,2,0,0,1,1,1\nb,x,0,0,1,1,1\n',
+                      encoding='utf-8')
+  with pytest.raises(ValueError, match=r"gt.csv: no row of video 'walk' \(it "
+                     r"names 'a', 'b'\); the video id is the file name"):
+    video_inference.read_keyframe_timestamps(str(csv_path), 'walk')
+  with pytest.raises(ValueError, match=r"gt.csv:3: timestamp must be a "
+                     r"number, got 'x'"):
+    video_inference.read_keyframe_timestamps(str(csv_path), 'b')
+
+
 def test_default_is_one_keyframe_per_second(tmp_path, video):
   detector = _ScriptedDetector()
   summary = video_inference.run_inference(

@@ -61,11 +61,27 @@ def _clips(stream):
     # More keyframes per second than frames: each frame once.
     (dict(keyframe_every=None, keyframes_per_second=25.0, max_frames=3), 0,
      3, (0, 1, 2)),
+    # Given times, in any order, repeated: frames round(10 t), once each;
+    # 3.5 s (frame 35) lies past the video and is left out.
+    (dict(keyframe_every=None, keyframe_seconds=(2.0, 0.44, 1.0, 2.0, 3.5)),
+     0, 30, (4, 10, 20)),
+    (dict(keyframe_every=None, keyframe_seconds=(0.5, 1.5),
+          start_seconds=1.0), 10, 30, (15,)),
 ])
 def test_plan_keyframes(kwargs, start, stop, keyframes):
   plan = video_stream.plan_keyframes(30, 10.0, _options(**kwargs))
   assert (plan.start_frame, plan.stop_frame) == (start, stop)
   assert plan.keyframe_numbers == keyframes
+
+
+def test_plan_refuses_keyframe_times_all_outside_the_range():
+  with pytest.raises(video_stream.EmptyRangeError,
+                     match=r'^v.mp4: none of the 2 keyframes asked for '
+                     r'\(frames 35 to 40, 3.5 to 4 s\) lies in frames 0 to '
+                     r'29 \(the video has 30 frames at 10 fps\)$'):
+    video_stream.plan_keyframes(
+        30, 10.0, _options(keyframe_every=None, keyframe_seconds=(4.0, 3.5)),
+        source='v.mp4')
 
 
 def test_plan_refuses_a_range_past_the_end():
@@ -78,6 +94,11 @@ def test_plan_refuses_a_range_past_the_end():
 @pytest.mark.parametrize('kwargs, message', [
     (dict(keyframe_every=None), 'exactly one of'),
     (dict(keyframes_per_second=1.0), 'exactly one of'),
+    (dict(keyframe_seconds=(1.0,)), 'exactly one of'),
+    (dict(keyframe_every=None, keyframe_seconds=()), 'keyframe_seconds is '
+     'empty'),
+    (dict(keyframe_every=None, keyframe_seconds=(1.0, -2.0)),
+     'keyframe_seconds must be times >= 0 in the video, got -2.0'),
     (dict(keyframe_every=0), 'keyframe_every must be >= 1'),
     (dict(start_seconds=2.0, end_seconds=1.0), r'end \(1.0 s\) is before'),
     (dict(max_frames=0), 'max_frames must be >= 1'),

@@ -29,7 +29,8 @@ def _command(args):
 
 
 def _env():
-  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  # This checkout's library, whatever an installed copy holds.
+  env = dict(os.environ, PYTHONPATH=_REPO)
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
   return env
 
@@ -52,6 +53,7 @@ def test_end_to_end(tmp_path):
       'vid_a,0001,0.2,0.1,0.6,0.5,1,0\n'
       'vid_a,0001,0.2,0.1,0.6,0.5,2,0\n'
       'vid_a,0001,0.25,0.5,0.75,1.0,4,1\n'
+      'vid_a,0001,0.3,0.3,0.3,0.6,1,2\n'
       'vid_a,0002,0.2,0.1,0.6,0.5,1,0\n'
       'vid_b,0002,0.0,0.0,1.0,1.0,4,3\n'
       'vid_b,0003,0.0,0.0,1.2,1.0,1,3\n'
@@ -70,9 +72,14 @@ def test_end_to_end(tmp_path):
       '--jpeg_quality=80']
   result = subprocess.run(_command(args), env=_env(), capture_output=True,
                           text=True, timeout=300, check=False)
-  assert result.returncode == 0, result.stderr
+  # Written, but keyframes and a row were skipped: status 2, said on stderr.
+  assert result.returncode == 2, result.stderr
+  assert ('error: 2 keyframes and 1 bad boxes or labels were skipped (listed '
+          'above); the records hold everything else. Fix the rows, or pass '
+          '--allow_skipped to accept them (exit status 2 without it)'
+          ) in result.stderr
   out = result.stdout
-  assert 'Read 7 rows, 4 keyframes from' in out
+  assert 'Read 8 rows, 4 keyframes from' in out
   assert '  left out: keyframes in the excluded timestamps: 1' in out
   assert '  left out: labels outside the class subset: 1' in out
   assert ('Wrote 2 examples with 3 boxes from 4 keyframes into 2 shards (2 '
@@ -80,6 +87,11 @@ def test_end_to_end(tmp_path):
   assert 'Boxes per label:\n     1 stand: 1\n     4 wave: 2\n' in out
   assert 'Skipped 2 keyframes:\n  box outside [0, 1]: 1\n' in out
   assert '  missing video: 1\n' in out
+  # The empty box of row 4 went alone; its keyframe kept its other boxes.
+  assert ('Left out 1 bad boxes or labels (their keyframes were written with '
+          'the other boxes):\n  empty box: 1\n'
+          f'    e.g. {paths["annotation_csv"]}:4: box 2 [ymin, xmin, ymax, '
+          'xmax] = [0.3, 0.3, 0.6, 0.3] is empty') in out
   assert '3/3 keyframes' not in result.stderr  # the csv had 4 keyframes
   assert '4/4 keyframes' in result.stderr
 

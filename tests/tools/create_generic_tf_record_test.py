@@ -21,7 +21,8 @@ _TOOL = os.path.join(_REPO, 'tools', 'create_generic_tf_record.py')
 
 
 def _run(args, cwd):
-  env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+  # This checkout's library, whatever an installed copy holds.
+  env = dict(os.environ, PYTHONPATH=_REPO)
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
   return subprocess.run([sys.executable, _TOOL] + args, cwd=cwd, env=env,
                         capture_output=True, text=True, timeout=300,
@@ -46,7 +47,10 @@ def test_end_to_end_then_a_run_that_writes_nothing(tmp_path):
           '--output_path=records/mine', '--num_shards=1',
           '--frames_per_clip=3', '--frame_dir_fps=5', '--num_threads=1']
   result = _run(args, str(tmp_path))
-  assert result.returncode == 0, result.stderr
+  # One keyframe skipped: written all the same, exit status 2.
+  assert result.returncode == 2, result.stderr
+  assert 'error: 1 keyframes and 0 bad boxes or labels were skipped' in (
+      result.stderr)
   assert 'Read 4 rows, 3 keyframes from data/train.csv' in result.stdout
   assert ('Wrote 2 examples with 3 boxes from 3 keyframes into 1 shards'
           in result.stdout)
@@ -67,6 +71,8 @@ def test_end_to_end_then_a_run_that_writes_nothing(tmp_path):
   assert video['labels'] == [(1, 2), (4,)]
   assert list(video[_keys.box_track_id]) == [4, 5]
   assert video[_keys.keyframe_frame_number] == 20
+  # --allow_skipped accepts the skip (the rerun finds the shard complete).
+  assert _run(args + ['--allow_skipped'], str(tmp_path)).returncode == 0
 
   # Every keyframe refused: exit status 1 and the reasons.
   fx.write_text(str(tmp_path / 'data' / 'bad.csv'),

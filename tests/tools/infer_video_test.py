@@ -86,9 +86,10 @@ def test_saved_model_end_to_end(run_tool, export_dir, video, tmp_path,
       ('catch', 0.9), ('idle', 0.7), ('pass', 0.6), ('catch', 0.1),
       ('throw', 0.05)]
   assert all([f['frame'] for f in t['frames']] == [0, 10, 20] for t in tubes)
-  # 48 x 64 frames enlarged to the default shorter side of 360.
+  # 48 x 64 frames enlarged to the default shorter side of 360, and beside
+  # them 2 x 2 heat-map panels of 180 x 240 (the export gives heat maps).
   assert _read_back_frame_count(str(out / 'rendered.mp4'),
-                                shape=(360, 480, 3)) == fx.NUM_FRAMES
+                                shape=(360, 960, 3)) == fx.NUM_FRAMES
   assert sorted(os.listdir(tmp_path / 'pngs')) == [
       'ball_000000.png', 'ball_000010.png', 'ball_000020.png']
   captured = capsys.readouterr()
@@ -123,6 +124,44 @@ def test_keyframe_flags_are_exclusive(run_tool, export_dir, video, tmp_path):
     run_tool([f'--video={video}', f'--saved_model_dir={export_dir}',
               f'--output_dir={tmp_path}', '--keyframe_every=4',
               '--keyframes_per_second=1'])
+  with pytest.raises(app.UsageError, match='at most one of --keyframe_every, '
+                     '--keyframes_per_second and --keyframes_csv'):
+    run_tool([f'--video={video}', f'--saved_model_dir={export_dir}',
+              f'--output_dir={tmp_path}', '--keyframes_per_second=1',
+              f'--keyframes_csv={tmp_path / "gt.csv"}'])
+
+
+def test_keyframes_csv_restricts_to_the_annotated_keyframes(
+    run_tool, export_dir, video, tmp_path, capsys):
+  gt = tmp_path / 'gt.csv'
+  gt.write_text('ball,0001,0.1,0.1,0.5,0.5,1,0\nball,0002,0.1,0.1,0.5,0.5,2,0\n'
+                'other,0000,0.1,0.1,0.5,0.5,2,0\n', encoding='utf-8')
+  out = tmp_path / 'out'
+  summary = run_tool([f'--video={video}', f'--saved_model_dir={export_dir}',
+                      f'--output_dir={out}', f'--keyframes_csv={gt}'])
+  assert summary.keyframes == 2
+  with open(out / 'detections.csv', encoding='utf-8') as f:
+    stamps = sorted({row.split(',')[1] for row in f.read().splitlines()})
+  assert stamps == ['0001', '0002']  # not 0000, which only `other` has
+  capsys.readouterr()  # the progress lines
+  # A csv without the video: one line, status 1, before the model loads.
+  status = run_tool([f'--video={video}', f'--saved_model_dir={export_dir}',
+                     f'--output_dir={out}', f'--keyframes_csv={gt}',
+                     '--video_id=nobody'], main=True)
+  assert status == 1
+  assert _error_line(capsys) == (
+      f"error: {gt}: no row of video 'nobody' (it names 'ball', 'other'); "
+      'the video id is the file name without extension unless given')
+
+
+def test_help_names_the_workspace_paths_of_readme():
+  tool = tool_import.fresh('infer_video')
+  text = tool.__doc__ + ''.join(
+      flag.help for flag in _FLAGS.flags_by_module_dict()['tools.infer_video'])
+  for path in ('workspace/exported/', 'workspace/models/'):
+    assert path in text
+  for stale in ('workspace/exports/', 'workspace/model_dir/'):
+    assert stale not in text
 
 
 def _error_line(capsys):

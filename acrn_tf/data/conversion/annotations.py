@@ -43,6 +43,10 @@ class KeyframeAnnotation:
       the keyframe is read `keyframe_timestamp - time_offset_seconds` seconds
       into the file (AVA timestamps count from the movie start, while cut
       files may start at 15:00, i.e. an offset of 900).
+    label_sources: for each box, for each of its labels, the `path:line` of
+      the row that gave it (AVA writes one row per box and action), so that
+      a bad box or label is reported with its own rows; None when the
+      reader has no rows (every box then cites `source`).
   """
   video_id: str
   video_path: str
@@ -54,6 +58,7 @@ class KeyframeAnnotation:
   keyframe_frame_number: Optional[int] = None
   fps: Optional[float] = None
   time_offset_seconds: float = 0.0
+  label_sources: Optional[Sequence[Sequence[str]]] = None
 
   def __post_init__(self):
     if not (len(self.boxes) == len(self.labels) == len(self.track_ids)):
@@ -65,6 +70,24 @@ class KeyframeAnnotation:
       raise ValueError(
           f'{self.source}: keyframe of {self.video_id} has neither a '
           'timestamp nor a frame number.')
+    if self.label_sources is not None and (
+        [len(s) for s in self.label_sources] !=
+        [len(labels) for labels in self.labels]):
+      raise ValueError(
+          f'{self.source}: keyframe {self.video_id}@{self.keyframe_timestamp} '
+          'needs one label source per label of every box.')
+
+  def label_source(self, box_index: int, label_index: int) -> str:
+    """The `path:line` of the row that gave a box its label."""
+    if self.label_sources is None:
+      return self.source
+    return self.label_sources[box_index][label_index]
+
+  def box_source(self, box_index: int) -> str:
+    """The rows of one box: `path:12` or `path:12,13` (or `source`)."""
+    if self.label_sources is None or not self.label_sources[box_index]:
+      return self.source
+    return join_sources(self.label_sources[box_index])
 
   @property
   def key(self) -> str:
@@ -96,20 +119,40 @@ class BoxRow:
   time_offset_seconds: float = 0.0
 
 
+def join_sources(sources: Sequence[str]) -> str:
+  """`a.csv:3`, `a.csv:3` -> `a.csv:3`; `a.csv:3`, `a.csv:4` -> `a.csv:3,4`.
+
+  Sources of several files are joined with `, `; the order of first
+  appearance is kept.
+  """
+  by_path = {}
+  for source in sources:
+    path, separator, line = source.rpartition(':')
+    if not separator or not line.isdigit():
+      path, line = source, None
+    lines = by_path.setdefault(path, [])
+    if line is not None and line not in lines:
+      lines.append(line)
+  return ', '.join(f'{path}:{",".join(lines)}' if lines else path
+                   for path, lines in by_path.items())
+
+
 def group_box_rows(rows: Sequence[BoxRow]) -> List[KeyframeAnnotation]:
   """Merges per-box rows into one KeyframeAnnotation per keyframe.
 
   Keyframes, their boxes and each box's labels keep the order of first
-  appearance; a label given twice for a box is kept once. A keyframe's
-  `source` is the source of its first row.
+  appearance; a label given twice for a box is kept once (with its first
+  row as its source). A keyframe's `source` is the source of its first row;
+  `label_sources` names the row of every label.
   """
   keyframes = {}
   for row in rows:
     keyframe_key = (row.video_id, row.video_path, row.keyframe_timestamp,
                     row.keyframe_frame_number)
     _, boxes = keyframes.setdefault(keyframe_key, (row, {}))
-    labels = boxes.setdefault((row.box, row.track_id), [])
-    labels.extend(i for i in row.label_ids if i not in labels)
+    labels = boxes.setdefault((row.box, row.track_id), {})
+    for label_id in row.label_ids:
+      labels.setdefault(label_id, row.source)
   result = []
   for (first_row, boxes) in keyframes.values():
     result.append(KeyframeAnnotation(
@@ -121,7 +164,9 @@ def group_box_rows(rows: Sequence[BoxRow]) -> List[KeyframeAnnotation]:
         labels=tuple(tuple(labels) for labels in boxes.values()),
         track_ids=tuple(track_id for _, track_id in boxes),
         source=first_row.source,
-        time_offset_seconds=first_row.time_offset_seconds))
+        time_offset_seconds=first_row.time_offset_seconds,
+        label_sources=tuple(tuple(labels.values())
+                            for labels in boxes.values())))
   return result
 
 

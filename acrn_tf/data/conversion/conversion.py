@@ -36,7 +36,11 @@ shard whose fingerprint matches, rewrites the others, and produces the same
 bytes as an uninterrupted run.
 
 Keyframes that cannot be converted are skipped with a reason (the REASON_*
-constants), counted, and logged with their source (`file:line`). An empty
+constants), counted, and logged with their source (`file:line`). A bad box
+(a coordinate outside [0, 1], an empty extent) or a label id outside the
+label map leaves out only its own rows: the keyframe is written with its
+other boxes, and the rows are counted and logged apart (`rows_skipped`)
+with their own lines; a keyframe left without a box is skipped. An empty
 input is an error.
 """
 
@@ -79,7 +83,8 @@ REASON_OUTSIDE_VIDEOS_DIR = 'video path outside the videos directory'
 
 LABEL_MAP_FILE = 'label_map.pbtxt'
 _KEYFRAMES_PER_TASK = 16
-_FINGERPRINT_VERSION = 1
+# 2: bad rows are left out of their keyframe instead of skipping it.
+_FINGERPRINT_VERSION = 2
 
 
 class ConversionError(ValueError):
@@ -202,8 +207,9 @@ def _fingerprint(keyframes, resolved_paths, options, label_ids) -> str:
       'version': _FINGERPRINT_VERSION,
       'options': options.content_fields(),
       'label_ids': list(label_ids),
-      # `source` (file:line) does not reach the records.
-      'keyframes': [dict(dataclasses.asdict(k), source=None)
+      # `source` and `label_sources` (file:line) do not reach the records.
+      'keyframes': [dict(dataclasses.asdict(k), source=None,
+                         label_sources=None)
                     for k in keyframes],
       # A video that appears later makes the shard's content change.
       'videos_present': [os.path.exists(p) for p in resolved_paths],
@@ -257,6 +263,7 @@ class _ShardPlan:
     self.stats = conversion_report.ShardStats()
     self.tasks = []
     self.skips = []  # (keyframe, reason, message) found before decoding
+    self.row_skips = []  # writer_lib.InvalidRows of keyframes kept
     resolved = []
     for keyframe in keyframes:
       video_path, error = _resolve_video_path(keyframe, videos_dir)
@@ -264,11 +271,16 @@ class _ShardPlan:
       if error:
         self.skips.append((keyframe, REASON_OUTSIDE_VIDEOS_DIR, error))
         continue
-      try:
-        writer_lib.validate_keyframe(keyframe, label_ids)
-      except writer_lib.InvalidKeyframeError as e:
-        self.skips.append((keyframe, e.reason, str(e)))
+      valid, bad_rows = writer_lib.drop_invalid_rows(keyframe, label_ids)
+      if valid is None:
+        more = len(bad_rows) - 1
+        self.skips.append((keyframe, bad_rows[0].reason,
+                           bad_rows[0].message +
+                           (f' (and {more} more bad rows: no valid box is '
+                            'left)' if more else '')))
         continue
+      self.row_skips.extend(bad_rows)
+      keyframe = valid
       if not os.path.exists(video_path):
         self.skips.append((keyframe, REASON_MISSING_VIDEO,
                            f'{keyframe.source}: {video_path}: no such video '
@@ -408,6 +420,8 @@ def _write_shard(plan: _ShardPlan, results, progress: _ProgressTracker):
     if os.path.exists(outdated):
       os.remove(outdated)
   stats = plan.stats
+  for rows in plan.row_skips:
+    stats.skip_rows(rows.source, rows.reason, rows.message)
   for keyframe, reason, message in plan.skips:
     stats.skip(keyframe, reason, message)
     progress.done += 1

@@ -7,7 +7,7 @@ prints).
 
 import dataclasses
 import json
-from typing import Callable, Dict, List, Mapping, Optional
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 from absl import logging
 
@@ -21,7 +21,7 @@ SKIPPED_EXAMPLES_PER_REASON = 20
 
 @dataclasses.dataclass(frozen=True)
 class SkippedKeyframe:
-  """A keyframe that was not written: its source, reason and message."""
+  """A keyframe (or rows) not written: its source, reason and message."""
   source: str
   reason: str
   message: str
@@ -72,6 +72,9 @@ class ConversionSummary:
     labels_written: {label id: boxes carrying it}.
     keyframes_skipped: {reason: count}.
     skipped_keyframes: the first few skipped keyframes of each reason.
+    rows_skipped: {reason: count} of the bad boxes and labels left out of
+      keyframes that were written with their other boxes.
+    skipped_rows: the first few of those of each reason.
     clips_with_clamped_frames: written clips that run past a video end.
     elapsed_seconds: wall time of this run.
   """
@@ -86,12 +89,19 @@ class ConversionSummary:
   keyframes_skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
   skipped_keyframes: List[SkippedKeyframe] = dataclasses.field(
       default_factory=list)
+  rows_skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
+  skipped_rows: List[SkippedKeyframe] = dataclasses.field(
+      default_factory=list)
   clips_with_clamped_frames: int = 0
   elapsed_seconds: float = 0.0
 
   @property
   def num_skipped(self) -> int:
     return sum(self.keyframes_skipped.values())
+
+  @property
+  def num_rows_skipped(self) -> int:
+    return sum(self.rows_skipped.values())
 
   def add(self, stats: 'ShardStats') -> None:
     """Adds the counts of one shard."""
@@ -104,6 +114,9 @@ class ConversionSummary:
       self.keyframes_skipped[reason] = (
           self.keyframes_skipped.get(reason, 0) + count)
     self.skipped_keyframes.extend(stats.skipped_keyframes)
+    for reason, count in stats.rows_skipped.items():
+      self.rows_skipped[reason] = self.rows_skipped.get(reason, 0) + count
+    self.skipped_rows.extend(stats.skipped_rows)
 
 
 @dataclasses.dataclass
@@ -117,6 +130,9 @@ class ShardStats:
     labels: {label id: boxes carrying it}.
     skipped: {reason: keyframes refused}.
     skipped_keyframes: the first few refused keyframes of each reason.
+    rows_skipped: {reason: bad boxes or labels left out of written
+      keyframes}.
+    skipped_rows: the first few of those of each reason.
     clamped_clips: written clips that run past a video end.
   """
   fingerprint: str = ''
@@ -125,6 +141,9 @@ class ShardStats:
   labels: Dict[int, int] = dataclasses.field(default_factory=dict)
   skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
   skipped_keyframes: List[SkippedKeyframe] = dataclasses.field(
+      default_factory=list)
+  rows_skipped: Dict[str, int] = dataclasses.field(default_factory=dict)
+  skipped_rows: List[SkippedKeyframe] = dataclasses.field(
       default_factory=list)
   clamped_clips: int = 0
 
@@ -137,6 +156,14 @@ class ShardStats:
     if count < SKIPPED_EXAMPLES_PER_REASON:
       self.skipped_keyframes.append(
           SkippedKeyframe(keyframe.source, reason, message))
+
+  def skip_rows(self, source: str, reason: str, message: str) -> None:
+    """Counts (and logs) the rows of one bad box or label left out."""
+    logging.warning('left out of its keyframe: %s', message)
+    count = self.rows_skipped.get(reason, 0)
+    self.rows_skipped[reason] = count + 1
+    if count < SKIPPED_EXAMPLES_PER_REASON:
+      self.skipped_rows.append(SkippedKeyframe(source, reason, message))
 
   def add_written(self, keyframe: annotations.KeyframeAnnotation,
                   clamped: bool) -> None:
@@ -157,9 +184,10 @@ class ShardStats:
   def from_json(cls, text: str) -> 'ShardStats':
     content = json.loads(text)
     content['labels'] = {int(k): v for k, v in content['labels'].items()}
-    content['skipped_keyframes'] = [
-        SkippedKeyframe(*s) if isinstance(s, list) else SkippedKeyframe(**s)
-        for s in content['skipped_keyframes']]
+    for key in ('skipped_keyframes', 'skipped_rows'):
+      content[key] = [
+          SkippedKeyframe(*s) if isinstance(s, list) else SkippedKeyframe(**s)
+          for s in content.get(key, [])]
     return cls(**content)
 
 
@@ -211,4 +239,38 @@ def format_summary(summary: ConversionSummary,
       for skipped in [s for s in summary.skipped_keyframes
                       if s.reason == reason][:3]:
         lines.append(f'    e.g. {skipped.message}')
+  if summary.rows_skipped:
+    lines.append(f'Left out {summary.num_rows_skipped} bad boxes or labels '
+                 '(their keyframes were written with the other boxes):')
+    for reason, count in sorted(summary.rows_skipped.items()):
+      lines.append(f'  {reason}: {count}')
+      for skipped in [s for s in summary.skipped_rows
+                      if s.reason == reason][:3]:
+        lines.append(f'    e.g. {skipped.message}')
   return '\n'.join(lines)
+
+
+# The converters' exit status when records were written but rows or
+# keyframes were skipped (without --allow_skipped).
+EXIT_SKIPPED = 2
+
+
+def exit_status(summary: ConversionSummary,
+                allow_skipped: bool = False) -> Tuple[int, Optional[str]]:
+  """The converter CLIs' exit status and the error line to print, if any.
+
+  0: every keyframe and row was written; 1: nothing was written;
+  `EXIT_SKIPPED` (2): records were written but keyframes or rows were
+  skipped (the summary lists them), unless `allow_skipped`, which makes
+  that 0.
+  """
+  if not summary.examples_written:
+    return 1, 'no example could be written'
+  skipped = summary.num_skipped + summary.num_rows_skipped
+  if skipped and not allow_skipped:
+    return EXIT_SKIPPED, (
+        f'{summary.num_skipped} keyframes and {summary.num_rows_skipped} '
+        'bad boxes or labels were skipped (listed above); the records hold '
+        'everything else. Fix the rows, or pass --allow_skipped to accept '
+        f'them (exit status {EXIT_SKIPPED} without it)')
+  return 0, None

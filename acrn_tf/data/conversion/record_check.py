@@ -34,6 +34,7 @@ from acrn_tf.core import standard_fields
 from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import annotations
 from acrn_tf.data.conversion import ava
+from acrn_tf.data.conversion import sequence_example_writer as writer_lib
 from acrn_tf.protos import input_reader_pb2
 
 _fields = standard_fields.InputDataFields
@@ -92,11 +93,14 @@ class ExpectedKeyframes:
     keyframes: {key: annotation} of every keyframe to find in the records.
     excluded: keys of the csv's keyframes listed as excluded timestamps.
     labels_outside_label_map: csv rows whose label is not in the label map.
+    bad_boxes: csv boxes the converter leaves out (outside [0, 1] or
+      empty; `sequence_example_writer.drop_invalid_rows`).
     num_rows: annotation rows read.
   """
   keyframes: Dict[KeyframeKey, annotations.KeyframeAnnotation]
   excluded: Set[KeyframeKey]
   labels_outside_label_map: int = 0
+  bad_boxes: int = 0
   num_rows: int = 0
 
 
@@ -110,6 +114,7 @@ class RecordCheckReport:
     keyframes_excluded: csv keyframes left out as excluded timestamps.
     boxes_checked: csv boxes compared with a record's boxes.
     labels_outside_label_map: csv rows left out for their label.
+    bad_boxes: csv boxes left out as the converter leaves them out.
     mismatches: every difference found, in record order then csv order.
   """
   examples_read: int = 0
@@ -117,6 +122,7 @@ class RecordCheckReport:
   keyframes_excluded: int = 0
   boxes_checked: int = 0
   labels_outside_label_map: int = 0
+  bad_boxes: int = 0
   mismatches: List[Mismatch] = dataclasses.field(default_factory=list)
 
   @property
@@ -188,11 +194,17 @@ def read_expected_keyframes(annotation_csv: str,
   if not num_rows:
     raise ava.AvaFormatError(f'{annotation_csv}: the csv holds no annotation '
                              'rows')
-  keyframes = {keyframe_key(k.video_id, k.keyframe_timestamp): k
-               for k in annotations.group_box_rows(rows)}
+  keyframes, bad_boxes = {}, 0
+  for keyframe in annotations.group_box_rows(rows):
+    # The converter leaves bad boxes out and keeps the keyframe's others.
+    valid, dropped = writer_lib.drop_invalid_rows(keyframe, known)
+    bad_boxes += len(dropped)
+    if valid is not None:
+      keyframes[keyframe_key(keyframe.video_id,
+                             keyframe.keyframe_timestamp)] = valid
   return ExpectedKeyframes(keyframes=keyframes, excluded=excluded,
                            labels_outside_label_map=outside,
-                           num_rows=num_rows)
+                           bad_boxes=bad_boxes, num_rows=num_rows)
 
 
 def boxes_in_stored_frame(boxes: np.ndarray, true_image_shape: Sequence[int],
@@ -393,7 +405,8 @@ def check_records(input_reader_config: input_reader_pb2.InputReader,
   report = RecordCheckReport(
       keyframes_in_csv=len(expected.keyframes),
       keyframes_excluded=len(expected.excluded),
-      labels_outside_label_map=expected.labels_outside_label_map)
+      labels_outside_label_map=expected.labels_outside_label_map,
+      bad_boxes=expected.bad_boxes)
   try:
     dataset = build_dataset(reader, batch_size=1, is_training=False,
                             label_ids=label_ids)
@@ -470,6 +483,9 @@ def format_report(report: RecordCheckReport, max_listed: int = 50) -> str:
   if report.labels_outside_label_map:
     lines.append(f'  csv rows with a label outside the label map (not '
                  f'compared): {report.labels_outside_label_map}')
+  if report.bad_boxes:
+    lines.append(f'  csv boxes outside [0, 1] or empty, which the converter '
+                 f'leaves out (not compared): {report.bad_boxes}')
   if report.ok:
     lines.append('OK: every example matches the csv.')
     return '\n'.join(lines)

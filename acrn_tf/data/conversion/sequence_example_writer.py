@@ -11,7 +11,7 @@ converter counts.
 
 import dataclasses
 import math
-from typing import Collection, Optional, Sequence
+from typing import Collection, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
@@ -83,6 +83,28 @@ def _describe_ids(label_ids: Collection[int]) -> str:
   return f'{len(ids)} ids from {ids[0]} to {ids[-1]}'
 
 
+def box_problem(box: Sequence[float]) -> Optional[InvalidKeyframeError]:
+  """What is wrong with one normalised box, or None.
+
+  The error's message describes the box without naming where it came from
+  (callers prefix the source).
+  """
+  if len(box) != 4:
+    return InvalidKeyframeError(
+        REASON_BOX_OUTSIDE, f'has {len(box)} coordinates, expected 4')
+  text = '[' + ', '.join(f'{v:g}' for v in box) + ']'
+  if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in box):
+    return InvalidKeyframeError(
+        REASON_BOX_OUTSIDE,
+        f'[ymin, xmin, ymax, xmax] = {text} is outside [0, 1]')
+  ymin, xmin, ymax, xmax = box
+  if not (ymin < ymax and xmin < xmax):
+    return InvalidKeyframeError(
+        REASON_EMPTY_BOX, f'[ymin, xmin, ymax, xmax] = {text} is empty '
+        '(needs ymin < ymax and xmin < xmax)')
+  return None
+
+
 def validate_keyframe(annotation: annotations.KeyframeAnnotation,
                       label_ids: Collection[int]) -> None:
   """Checks boxes and labels of a keyframe before anything is decoded.
@@ -94,33 +116,89 @@ def validate_keyframe(annotation: annotations.KeyframeAnnotation,
   Raises:
     InvalidKeyframeError: for a box with a coordinate outside [0, 1] (or not
       finite), a box with ymin >= ymax or xmin >= xmax, or a label id not in
-      `label_ids`; the message names `annotation.source` and the box.
+      `label_ids`; the message names the rows of the box (or
+      `annotation.source`) and the box.
   """
-  source = annotation.source
   known = set(label_ids)
   for i, box in enumerate(annotation.boxes):
-    if len(box) != 4:
+    problem = box_problem(box)
+    if problem is not None:
       raise InvalidKeyframeError(
-          REASON_BOX_OUTSIDE,
-          f'{source}: box {i} has {len(box)} coordinates, expected 4')
-    text = '[' + ', '.join(f'{v:g}' for v in box) + ']'
-    if not all(math.isfinite(v) and 0.0 <= v <= 1.0 for v in box):
-      raise InvalidKeyframeError(
-          REASON_BOX_OUTSIDE,
-          f'{source}: box {i} [ymin, xmin, ymax, xmax] = {text} is outside '
-          '[0, 1]')
-    ymin, xmin, ymax, xmax = box
-    if not (ymin < ymax and xmin < xmax):
-      raise InvalidKeyframeError(
-          REASON_EMPTY_BOX,
-          f'{source}: box {i} [ymin, xmin, ymax, xmax] = {text} is empty '
-          '(needs ymin < ymax and xmin < xmax)')
-    for label_id in annotation.labels[i]:
+          problem.reason, f'{annotation.box_source(i)}: box {i} {problem}')
+    for j, label_id in enumerate(annotation.labels[i]):
       if label_id not in known:
         raise InvalidKeyframeError(
             REASON_UNKNOWN_LABEL,
-            f'{source}: box {i} has label id {label_id}, which is not in '
-            f'the label map ({_describe_ids(known)})')
+            f'{annotation.label_source(i, j)}: box {i} has label id '
+            f'{label_id}, which is not in the label map '
+            f'({_describe_ids(known)})')
+
+
+@dataclasses.dataclass(frozen=True)
+class InvalidRows:
+  """Annotation rows left out of a keyframe whose other rows are kept.
+
+  Attributes:
+    source: the rows, `path:line` (several lines of one box: `path:3,4`).
+    reason: one of the REASON_* categories.
+    message: the source, the box and what is wrong.
+  """
+  source: str
+  reason: str
+  message: str
+
+
+def drop_invalid_rows(annotation: annotations.KeyframeAnnotation,
+                      label_ids: Collection[int]
+                      ) -> Tuple[Optional[annotations.KeyframeAnnotation],
+                                 List[InvalidRows]]:
+  """Leaves out the bad boxes and unknown labels of a keyframe, keeps the rest.
+
+  A box with a bad coordinate loses all its rows; a label id not in the
+  label map loses its own row (the box keeps its other labels, and goes
+  when none is left). Messages cite the rows themselves
+  (`KeyframeAnnotation.label_sources`).
+
+  Args:
+    annotation: the keyframe as read.
+    label_ids: the label map's ids.
+
+  Returns:
+    (the keyframe with its valid boxes and labels, or None when no box is
+    left; the rows left out, in box order).
+  """
+  known = set(label_ids)
+  dropped = []
+  kept = []  # (box, track id, labels, label sources)
+  for i, box in enumerate(annotation.boxes):
+    source = annotation.box_source(i)
+    problem = box_problem(box)
+    if problem is not None:
+      dropped.append(InvalidRows(source, problem.reason,
+                                 f'{source}: box {i} {problem}'))
+      continue
+    labels, sources = [], []
+    for j, label_id in enumerate(annotation.labels[i]):
+      label_source = annotation.label_source(i, j)
+      if label_id in known:
+        labels.append(label_id)
+        sources.append(label_source)
+      else:
+        dropped.append(InvalidRows(
+            label_source, REASON_UNKNOWN_LABEL,
+            f'{label_source}: box {i} has label id {label_id}, which is not '
+            f'in the label map ({_describe_ids(known)})'))
+    if labels:
+      kept.append((box, annotation.track_ids[i], labels, sources))
+  if not dropped:
+    return annotation, []
+  if not kept:
+    return None, dropped
+  return dataclasses.replace(
+      annotation, boxes=tuple(k[0] for k in kept),
+      track_ids=tuple(k[1] for k in kept),
+      labels=tuple(tuple(k[2]) for k in kept),
+      label_sources=tuple(tuple(k[3]) for k in kept)), dropped
 
 
 def validate_clip(clip: EncodedClip, source: str,

@@ -26,6 +26,29 @@ def test_group_box_rows_merges_boxes_and_labels_in_order():
   assert first.time_offset_seconds == 900.0
   assert (second.key, second.labels) == ('v,903', ((1,),))
   assert (third.key, third.video_path) == ('w,902', 'w.mp4')
+  # Every label remembers its own row; a box cites all of its rows.
+  assert first.label_sources == (('a.csv:1', 'a.csv:4'), ('a.csv:3',),
+                                 ('a.csv:5',))
+  assert first.label_source(0, 1) == 'a.csv:4'
+  assert first.box_source(0) == 'a.csv:1,4'
+  assert first.box_source(2) == 'a.csv:5'
+
+
+def test_join_sources():
+  assert annotations.join_sources(['a.csv:3', 'a.csv:3']) == 'a.csv:3'
+  assert annotations.join_sources(['a.csv:3', 'b.csv:1', 'a.csv:9']) == (
+      'a.csv:3,9, b.csv:1')
+  assert annotations.join_sources(['gt.pkl']) == 'gt.pkl'
+
+
+def test_without_row_sources_every_box_cites_the_keyframe_source():
+  keyframe = annotations.KeyframeAnnotation(
+      'v', 'v.mp4', 1.0, ((0, 0, 1, 1),), ((1, 2),), (0,), 'gt.pkl')
+  assert keyframe.box_source(0) == keyframe.label_source(0, 1) == 'gt.pkl'
+  with pytest.raises(ValueError, match='one label source per label'):
+    annotations.KeyframeAnnotation(
+        'v', 'v.mp4', 1.0, ((0, 0, 1, 1),), ((1, 2),), (0,), 'a.csv:1',
+        label_sources=(('a.csv:1',),))
 
 
 def test_keyframe_checks_and_keys():

@@ -1,5 +1,7 @@
 """conversion_report: progress and summary text, shard statistics."""
 
+import json
+
 from acrn_tf.data.conversion import annotations
 from acrn_tf.data.conversion import conversion_report
 
@@ -75,3 +77,32 @@ def test_only_the_first_skips_of_a_reason_are_kept():
       'empty box': conversion_report.SKIPPED_EXAMPLES_PER_REASON + 5}
   assert len(stats.skipped_keyframes) == (
       conversion_report.SKIPPED_EXAMPLES_PER_REASON)
+
+
+def test_skipped_rows_round_trip_and_older_summaries_read():
+  stats = conversion_report.ShardStats(fingerprint='abc')
+  stats.add_written(_keyframe(), clamped=False)
+  stats.skip_rows('a.csv:4', 'empty box', 'a.csv:4: box 1 is empty')
+  restored = conversion_report.ShardStats.from_json(stats.to_json())
+  assert restored == stats
+  assert restored.rows_skipped == {'empty box': 1}
+  # A summary written before rows were counted apart reads as no row left out.
+  content = json.loads(stats.to_json())
+  del content['rows_skipped'], content['skipped_rows']
+  older = conversion_report.ShardStats.from_json(json.dumps(content))
+  assert (older.rows_skipped, older.skipped_rows) == ({}, [])
+
+
+def test_exit_status():
+  summary = conversion_report.ConversionSummary()
+  assert conversion_report.exit_status(summary) == (
+      1, 'no example could be written')
+  summary.examples_written = 3
+  assert conversion_report.exit_status(summary) == (0, None)
+  summary.keyframes_skipped = {'missing video': 2}
+  status, message = conversion_report.exit_status(summary)
+  assert status == conversion_report.EXIT_SKIPPED == 2
+  assert message.startswith('2 keyframes and 0 bad boxes or labels were '
+                            'skipped (listed above)')
+  assert conversion_report.exit_status(summary, allow_skipped=True) == (
+      0, None)

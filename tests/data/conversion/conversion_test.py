@@ -170,6 +170,50 @@ def test_refused_keyframe_is_skipped_and_reported(tmp_path, videos_dir, case):
   assert f'{reason}: 1' in conversion_report.format_summary(summary)
 
 
+def test_a_bad_row_is_left_out_and_the_keyframe_kept(tmp_path, videos_dir):
+  rows = [annotations.BoxRow('a', 'a.mp4', 1.0, None, box, (label,), track,
+                             f'test.csv:{line}')
+          for line, box, label, track in (
+              (1, (0.1, 0.2, 0.5, 0.6), 1, 0),
+              (2, (0.2, 0.1, 0.2, 0.9), 2, 1),   # empty box
+              (3, (0.3, 0.3, 0.9, 0.8), 3, 2),   # label 3: not in the map
+              (4, (0.3, 0.3, 0.9, 0.8), 4, 2))]
+  summary = _convert(annotations.group_box_rows(rows), tmp_path, videos_dir)
+  assert summary.examples_written == 1
+  assert summary.keyframes_skipped == {}
+  assert summary.rows_skipped == {conversion.REASON_EMPTY_BOX: 1,
+                                  conversion.REASON_UNKNOWN_LABEL: 1}
+  assert summary.skipped_rows == [
+      conversion_report.SkippedKeyframe(
+          'test.csv:2', conversion.REASON_EMPTY_BOX,
+          'test.csv:2: box 1 [ymin, xmin, ymax, xmax] = [0.2, 0.1, 0.2, 0.9] '
+          'is empty (needs ymin < ymax and xmin < xmax)'),
+      conversion_report.SkippedKeyframe(
+          'test.csv:3', conversion.REASON_UNKNOWN_LABEL,
+          'test.csv:3: box 2 has label id 3, which is not in the label map '
+          '({1, 2, 4})')]
+  (record,) = fx.read_records(summary.shard_paths)
+  np.testing.assert_allclose(record['boxes'], [[0.1, 0.2, 0.5, 0.6],
+                                               [0.3, 0.3, 0.9, 0.8]])
+  assert record['labels'] == [(1,), (4,)]
+  assert list(record[_keys.box_track_id]) == [0, 2]
+  text = conversion_report.format_summary(summary)
+  assert ('Left out 2 bad boxes or labels (their keyframes were written with '
+          'the other boxes):\n  empty box: 1\n    e.g. test.csv:2: box 1') in (
+              text)
+  assert conversion_report.exit_status(summary) == (
+      conversion_report.EXIT_SKIPPED,
+      '0 keyframes and 2 bad boxes or labels were skipped (listed above); '
+      'the records hold everything else. Fix the rows, or pass '
+      '--allow_skipped to accept them (exit status 2 without it)')
+  assert conversion_report.exit_status(summary, allow_skipped=True) == (
+      0, None)
+  # A rerun finds the shard complete and reports the same rows.
+  rerun = _convert(annotations.group_box_rows(rows), tmp_path, videos_dir)
+  assert rerun.shards_already_complete == summary.shard_paths
+  assert rerun.skipped_rows == summary.skipped_rows
+
+
 def test_empty_inputs_and_bad_arguments(tmp_path, videos_dir):
   with pytest.raises(conversion.ConversionError,
                      match='^no keyframes to convert: the annotations are '

@@ -102,6 +102,20 @@ def test_tampered_csv_is_reported(records, tmp_path):
   assert 'video_1 @ 901: box differs: csv box' in text
 
 
+def test_boxes_the_converter_leaves_out_are_not_expected(records, tmp_path):
+  # An empty box beside video_0's good one, and a keyframe whose only box
+  # lies outside the frame: the converter writes neither.
+  rows = _all_rows() + ['video_0,0900,0.3,0.3,0.3,0.6,1,5',
+                        'video_8,0908,0.1,0.1,1.2,0.2,1,0']
+  report = record_check.check_records(records,
+                                      _write(tmp_path / 'train.csv', rows))
+  assert report.ok, record_check.format_report(report)
+  assert report.bad_boxes == 2
+  assert report.keyframes_in_csv == _NUM_EXAMPLES
+  assert ('  csv boxes outside [0, 1] or empty, which the converter leaves '
+          'out (not compared): 2') in record_check.format_report(report)
+
+
 def test_excluded_timestamps(records, tmp_path):
   reader = records
   csv_path = _write(tmp_path / 'train.csv',

@@ -129,6 +129,57 @@ def test_unknown_label_is_refused():
   assert info.value.reason == writer.REASON_UNKNOWN_LABEL
 
 
+def _rows_keyframe():
+  """Three boxes from rows 12..16, as `annotations.group_box_rows` gives."""
+  return annotations.group_box_rows([
+      annotations.BoxRow('vid_a', 'vid_a.mp4', 902.0, None, box, (label,),
+                         track, f'train.csv:{line}')
+      for line, box, label, track in (
+          (12, (0.1, 0.2, 0.5, 0.6), 1, 7),
+          (13, (0.1, 0.2, 0.5, 0.6), 4, 7),
+          (14, (0.2, 0.3, 1.4, 0.5), 1, 8),
+          (15, (0.2, 0.3, 1.4, 0.5), 2, 8),
+          (16, (0.0, 0.5, 1.0, 1.0), 3, -1),
+          (17, (0.0, 0.5, 1.0, 1.0), 2, -1))])[0]
+
+
+def test_a_bad_box_or_label_drops_only_its_own_rows():
+  kept, dropped = writer.drop_invalid_rows(_rows_keyframe(), LABEL_IDS)
+  # Box 1 (rows 14, 15) is outside [0, 1]; box 2 loses label 3 (row 16)
+  # and keeps label 2 (row 17); box 0 is untouched.
+  assert kept.boxes == ((0.1, 0.2, 0.5, 0.6), (0.0, 0.5, 1.0, 1.0))
+  assert kept.labels == ((1, 4), (2,))
+  assert kept.track_ids == (7, -1)
+  assert kept.label_sources == (('train.csv:12', 'train.csv:13'),
+                                ('train.csv:17',))
+  assert dropped == [
+      writer.InvalidRows(
+          'train.csv:14,15', writer.REASON_BOX_OUTSIDE,
+          'train.csv:14,15: box 1 [ymin, xmin, ymax, xmax] = [0.2, 0.3, 1.4, '
+          '0.5] is outside [0, 1]'),
+      writer.InvalidRows(
+          'train.csv:16', writer.REASON_UNKNOWN_LABEL,
+          'train.csv:16: box 2 has label id 3, which is not in the label map '
+          '({1, 2, 4})')]
+  writer.validate_keyframe(kept, LABEL_IDS)  # what is left is valid
+  # The row's own line, not the keyframe's first, in the keyframe check too.
+  with pytest.raises(writer.InvalidKeyframeError, match=r'^train\.csv:14,15: '
+                     r'box 1 '):
+    writer.validate_keyframe(_rows_keyframe(), LABEL_IDS)
+
+
+def test_a_valid_keyframe_is_returned_as_is_and_an_all_bad_one_as_none():
+  keyframe = _keyframe()
+  assert writer.drop_invalid_rows(keyframe, LABEL_IDS) == (keyframe, [])
+  kept, dropped = writer.drop_invalid_rows(
+      _keyframe(boxes=((0.5, 0.2, 0.5, 0.6), (0.0, 0.5, 1.0, 1.0)),
+                labels=((1,), (9,))), LABEL_IDS)
+  assert kept is None
+  assert [(d.source, d.reason) for d in dropped] == [
+      ('train.csv:12', writer.REASON_EMPTY_BOX),
+      ('train.csv:12', writer.REASON_UNKNOWN_LABEL)]
+
+
 @pytest.mark.parametrize('changes, message', [
     (dict(frame_timestamps=[1.0]), r'1 frame timestamps for 3 frames'),
     (dict(keyframe_index=3), r'keyframe index 3 is outside the clip of 3'),
