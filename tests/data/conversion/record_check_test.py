@@ -108,7 +108,8 @@ def test_boxes_the_converter_leaves_out_are_not_expected(records, tmp_path):
   rows = _all_rows() + ['video_0,0900,0.3,0.3,0.3,0.6,1,5',
                         'video_8,0908,0.1,0.1,1.2,0.2,1,0']
   report = record_check.check_records(records,
-                                      _write(tmp_path / 'train.csv', rows))
+                                      _write(tmp_path / 'train.csv', rows),
+                                      build_dataset=_BUILD)
   assert report.ok, record_check.format_report(report)
   assert report.bad_boxes == 2
   assert report.keyframes_in_csv == _NUM_EXAMPLES
