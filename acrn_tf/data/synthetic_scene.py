@@ -23,6 +23,7 @@ import numpy as np
 from acrn_tf.data import synthetic_balls
 from acrn_tf.data import synthetic_config
 from acrn_tf.data import synthetic_figure
+from acrn_tf.data import synthetic_stage
 # Re-exported: the parts of a Scene.
 from acrn_tf.data.synthetic_balls import Ball
 from acrn_tf.data.synthetic_balls import BallEvent
@@ -241,7 +242,9 @@ def sample_scene(rng: np.random.Generator,
   Args:
     rng: the only source of randomness; the same generator state gives the
       same scene.
-    config: a validated SyntheticConfig.
+    config: a validated SyntheticConfig; its layout picks the sampler of
+      actors and balls (this module's for 'scatter', synthetic_stage's for
+      'stage').
 
   Returns:
     A Scene. Its keyframes carry every actor's labels over all of
@@ -250,9 +253,14 @@ def sample_scene(rng: np.random.Generator,
   Raises:
     ValueError: if the actors cannot be placed in the frame.
   """
-  actors = _sample_actors(rng, config)
-  balls, events, ball_labels = synthetic_balls.sample_balls(rng, config,
-                                                            actors)
+  if config.layout == 'stage':
+    actors = synthetic_stage.sample_actors(rng, config)
+    balls, events, ball_labels = synthetic_stage.sample_balls(rng, config,
+                                                              actors)
+  else:
+    actors = _sample_actors(rng, config)
+    balls, events, ball_labels = synthetic_balls.sample_balls(rng, config,
+                                                              actors)
   keyframes = []
   for t in config.keyframe_timestamps:
     frame_index = t * config.fps
