@@ -252,7 +252,7 @@ PRESETS: Dict[str, SyntheticConfig] = {
         max_play_balls=2, min_distractor_balls=0, max_distractor_balls=0,
         walking_probability=0.0, pass_probability=0.8,
         incoming_probability=0.9, layout='stage',
-        min_actor_separation_px=176.0, stage_edge_margin_px=192.0,
+        min_actor_separation_px=176.0, stage_edge_margin_px=202.0,
         ball_radius_fraction=0.06),
 }
 

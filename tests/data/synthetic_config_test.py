@@ -109,7 +109,7 @@ def test_relation_classes_are_class_names():
     ('stage_edge_margin_px', 180.0,
      r'stage_edge_margin_px = 180.0: expected >= min_actor_separation_px \+ '
      r'a ball diameter \(187.52\)'),
-    ('frame_width', 700, r'frame_width = 700: expected >= 736 pixels for 3 '
+    ('frame_width', 740, r'frame_width = 740: expected >= 756 pixels for 3 '
      'actors 176 px apart'),
     ('ball_radius_fraction', 0.2, 'ball_radius_fraction = 0.2'),
     ('outward_facing_probability', -0.1, 'outward_facing_probability'),
