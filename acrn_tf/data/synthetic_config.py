@@ -62,21 +62,24 @@ class SyntheticConfig:
       actor during a keyframe window.
     flight_seconds: how long a thrown ball is in the air; the flight is
       centred on the keyframe.
-    layout: 'scatter' or 'stage' (see LAYOUTS and
-      docs/synthetic_dataset.md). In the stage layout actors stand still,
-      their feet on one ground line; at every keyframe window where two
-      actors hold a ball, with pass_probability one passes to the third
-      actor and the other throws its ball to nobody at the same time (the
-      rest of the time both hold); a ball on the floor comes back to a
-      free actor with incoming_probability; every actor faces left or right
-      and points that way with its arm. throw_away_probability and
-      walking_probability are not used there.
-    min_actor_separation_px: stage layout: the smallest horizontal distance
-      between two actors' feet, in pixels (0 in the scatter layout).
+    layout: 'scatter' or 'stage' (see LAYOUTS, synthetic_stage and
+      docs/synthetic_dataset.md). In the stage layout actors stand still on
+      some of a row of places, their feet on one ground line; at a keyframe
+      window where two actors hold a ball, with pass_probability (if the
+      places allow it) one passes to a neighbouring actor and the other
+      throws its ball to a neighbouring empty place at the same time (else
+      both hold); a ball on the floor comes back to a free actor with
+      incoming_probability; every actor faces left or right and points that
+      way with its arm. throw_away_probability and walking_probability are
+      not used there.
+    min_actor_separation_px: stage layout: the distance between two
+      neighbouring places of the row, in pixels (0 in the scatter layout).
     stage_edge_margin_px: stage layout: the smallest horizontal distance
-      from an actor's feet to the left or right frame edge, in pixels.
+      from a place to the left or right frame edge, in pixels.
     outward_facing_probability: stage layout: chance that an actor with
-      somebody on one side only faces the other side (nobody there).
+      somebody in look range on one side only faces the other side.
+    look_range_px: the farthest another actor's head may be for look_at,
+      in pixels; 0 for any distance (the scatter layout).
     ball_radius_fraction: a ball's radius as a fraction of frame_height.
     classes: the class names written to the label map and the csv, a subset
       of CLASS_NAMES in any order; ids are their positions + 1.
@@ -105,7 +108,8 @@ class SyntheticConfig:
   layout: str = 'scatter'
   min_actor_separation_px: float = 0.0
   stage_edge_margin_px: float = 0.0
-  outward_facing_probability: float = 0.75
+  outward_facing_probability: float = 0.5
+  look_range_px: float = 0.0
   ball_radius_fraction: float = 0.035
   classes: Tuple[str, ...] = CLASS_NAMES
   video_extension: str = '.mp4'
@@ -187,7 +191,8 @@ class SyntheticConfig:
       fail('ball_radius_fraction', 'in [0.02, 0.1]')
     if self.layout not in LAYOUTS:
       fail('layout', f'one of {LAYOUTS}')
-    for field in ('min_actor_separation_px', 'stage_edge_margin_px'):
+    for field in ('min_actor_separation_px', 'stage_edge_margin_px',
+                  'look_range_px'):
       if getattr(self, field) < 0:
         fail(field, 'a distance >= 0 pixels')
     if not 0.0 <= self.outward_facing_probability <= 1.0:
@@ -215,20 +220,11 @@ class SyntheticConfig:
            'an actor throwing to nobody)')
     if self.min_actor_separation_px <= 0:
       fail('min_actor_separation_px', '> 0 in the stage layout')
-    # A throw to nobody by an end actor lands outwards, at least the
-    # separation away and a ball inside the frame.
-    ball_diameter = 2 * self.ball_radius_fraction * self.frame_height
-    if (self.stage_edge_margin_px <
-        self.min_actor_separation_px + ball_diameter):
-      fail('stage_edge_margin_px',
-           f'>= min_actor_separation_px + a ball diameter '
-           f'({self.min_actor_separation_px + ball_diameter:g}) so that a '
-           'throw to nobody lands inside the frame')
     room = (self.frame_width - 2 * self.stage_edge_margin_px -
             (self.max_actors - 1) * self.min_actor_separation_px)
     if room < 0:
       fail('frame_width', f'>= {self.frame_width - room:g} pixels for '
-           f'{self.max_actors} actors {self.min_actor_separation_px:g} px '
+           f'{self.max_actors} places {self.min_actor_separation_px:g} px '
            f'apart and {self.stage_edge_margin_px:g} px from the edges')
 
 
@@ -241,18 +237,20 @@ PRESETS: Dict[str, SyntheticConfig] = {
     'benchmark': SyntheticConfig(
         preset='benchmark', num_train_videos=240, num_val_videos=60,
         num_test_videos=60, duration_seconds=8),
-    # The relational benchmark: as many videos as `benchmark`, on a 96x768
-    # stage with three actors standing far enough apart that each lies
-    # outside the others' Mixed_4f receptive field (docs/synthetic_dataset.md
-    # states the margins and how they were measured).
+    # The relational benchmark: as many videos as `benchmark`, on a 96x960
+    # stage of four places 176 px apart, three of them taken by actors, far
+    # enough apart that each lies outside the others' Mixed_4f receptive
+    # field (docs/synthetic_dataset.md states the margins and how they were
+    # measured).
     'stage': SyntheticConfig(
         preset='stage', num_train_videos=240, num_val_videos=60,
-        num_test_videos=60, duration_seconds=8, frame_width=768,
+        num_test_videos=60, duration_seconds=8, frame_width=960,
         min_actors=3, max_actors=3, actor_height_fraction=0.35,
         max_play_balls=2, min_distractor_balls=0, max_distractor_balls=0,
-        walking_probability=0.0, pass_probability=0.8,
-        incoming_probability=0.9, layout='stage',
-        min_actor_separation_px=176.0, stage_edge_margin_px=202.0,
+        walking_probability=0.0, pass_probability=1.0,
+        throw_away_probability=0.0, incoming_probability=0.9, layout='stage',
+        min_actor_separation_px=176.0, stage_edge_margin_px=192.0,
+        look_range_px=264.0, outward_facing_probability=0.75,
         ball_radius_fraction=0.06),
 }
 

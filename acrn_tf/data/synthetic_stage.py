@@ -2,37 +2,37 @@
 
 In the `scatter` layout (synthetic_scene) actors stand anywhere, and at
 96 x 128 one Mixed_4f unit of S3D-G sees more than the frame, so an actor's
-own feature-map crop already sees its partners. On the stage every actor
-stands still with its feet on one ground line, at least
-`min_actor_separation_px` from every other actor and `stage_edge_margin_px`
-from the left and right frame edges, both chosen so that nothing another
-actor does, and no frame edge, lies in the receptive field of an actor's
-crop (docs/synthetic_dataset.md gives the margins). On top of that:
+own feature-map crop already sees its partners. The stage is a row of
+places `min_actor_separation_px` apart, at least `stage_edge_margin_px`
+from the left and right frame edges, the row shifted at random within the
+frame; the actors stand still on some of the places (feet on one ground
+line), the other places stay empty. Both distances are chosen so that
+nothing another actor does, and no frame edge, lies in the receptive field
+of an actor's crop (docs/synthetic_dataset.md gives the margins), and the
+empty places keep an actor's place from telling who stands next to it:
 
 - A pass never comes alone. At a keyframe window where two actors hold a
-  ball, one passes to a free actor next to it (no actor in between, so no
-  flight crosses a third actor) and, at the same time, the other throws its
-  ball outwards, to where nobody stands: the flight time and the arc are the
-  same, and the distance and end height are drawn like a pass's (the gap
-  between two neighbours of a freshly drawn stage, the chest of a freshly
-  drawn actor). The thrown-away ball ends its flight in free air, then
-  falls to the ground; later a
-  free actor catches it back ('incoming'). So near a thrower a pass and a
-  throw to nobody look the same; only the landing place, at least the
-  separation away, tells them apart, and a summary of the whole clip sees
-  one pass and one throw to nobody without saying who did which.
+  ball, one passes to a free actor on a neighbouring place and, at the
+  same time, the other throws its ball to a neighbouring place where
+  nobody stands (an empty place, or the one beyond the end of the row):
+  the same flight time, arc and distance (one place), and an end height
+  drawn as a chest's. The thrown-away ball ends its flight in free air
+  where an actor could have stood, then falls to the ground; later a free
+  actor catches it back ('incoming'). So near a thrower a pass and a throw
+  to nobody look the same; only the landing place, the separation away,
+  tells them apart, and a summary of the whole clip sees one pass and one
+  throw to nobody without saying who did which.
 - Every actor faces left or right, head mark and one arm pointing that way
   (the arm raised horizontally: a stroke as long as the arm). It looks at
-  someone when somebody stands on that side. An actor with somebody on one
-  side only faces away from them with `outward_facing_probability`, which
-  balances look_at and puts, at most keyframes, an actor facing nobody next
-  to one facing somebody.
+  someone when an actor stands on that side within `look_range_px` (on the
+  neighbouring place). An actor with a neighbour on one side only faces
+  away from it with `outward_facing_probability`.
 
 Pure numpy from a `np.random.Generator`, as synthetic_scene.
 """
 
 import math
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
 
@@ -45,7 +45,10 @@ from acrn_tf.data import synthetic_figure
 _GROUND_LINE = 0.94
 _GROUND_JITTER_PX = 1.5
 _POINTING_ARM_ANGLE = math.pi / 2
-_MAX_LANDING_DRAWS = 100
+# An actor on an end place of the row with an inner neighbour faces outwards
+# (where nobody ever stands) with this probability: even odds of look_at
+# when it faces inwards (see _sample_facing).
+_END_OUTWARD_PROBABILITY = 0.5
 
 
 def _slot_of_frame(config, num_frames: int) -> np.ndarray:
@@ -54,43 +57,67 @@ def _slot_of_frame(config, num_frames: int) -> np.ndarray:
   return np.clip(slots, 1, config.duration_seconds - 1)
 
 
-def sample_feet_x(rng: np.random.Generator,
-                  config: synthetic_config.SyntheticConfig,
-                  num_actors: int) -> np.ndarray:
-  """Feet x of `num_actors` actors on the stage, sorted left to right.
+def place_xs(rng: np.random.Generator,
+             config: synthetic_config.SyntheticConfig) -> np.ndarray:
+  """The stage's places: as many as fit, min_actor_separation_px apart.
 
-  Uniform over the positions that keep every actor at least
-  min_actor_separation_px from the others and stage_edge_margin_px from
-  the frame edges (sorted uniform draws spread by the separation), so the
-  gaps between neighbours all have the same distribution.
+  The row keeps stage_edge_margin_px from both frame edges and is shifted
+  at random by the room left over.
 
   Returns:
-    [num_actors] float64, increasing, absolute pixels.
+    [num_places] float64, increasing, absolute pixels.
   """
   low = config.stage_edge_margin_px
   separation = config.min_actor_separation_px
-  slack = config.frame_width - 2 * low - (num_actors - 1) * separation
-  extras = np.sort(rng.uniform(0.0, slack, num_actors))
-  return low + extras + separation * np.arange(num_actors)
+  span = config.frame_width - 2 * low
+  num_places = int(span // separation) + 1
+  shift = rng.uniform(0.0, span - (num_places - 1) * separation)
+  return low + shift + separation * np.arange(num_places)
 
 
-def _sides(feet_x: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-  """Per actor: whether somebody stands to its left, to its right."""
-  left = np.array([np.any(feet_x < x) for x in feet_x])
-  right = np.array([np.any(feet_x > x) for x in feet_x])
+def _neighbours(feet_x: np.ndarray, reach: float
+                ) -> Tuple[np.ndarray, np.ndarray]:
+  """Per actor: whether somebody stands within `reach` px left, right."""
+  gaps = feet_x[None, :] - feet_x[:, None]      # [i, j]: x_j - x_i
+  left = np.any((gaps < 0) & (gaps >= -reach), axis=1)
+  right = np.any((gaps > 0) & (gaps <= reach), axis=1)
   return left, right
 
 
-def _sample_facing(rng, config, feet_x) -> np.ndarray:
-  """[num_actors] bool: True where the actor faces right."""
-  left, right = _sides(feet_x)
+def _look_reach(config) -> float:
+  return config.look_range_px if config.look_range_px > 0 else np.inf
+
+
+def _sample_facing(rng, config, feet_x, row_end) -> np.ndarray:
+  """[num_actors] bool: True where the actor faces right.
+
+  Args:
+    rng: the random source.
+    config: the stage's configuration.
+    feet_x: [num_actors] the actors' feet x.
+    row_end: [num_actors] int, -1 for an actor on the row's first place, +1
+      on its last, 0 elsewhere.
+
+  Whether somebody stands on the faced side is decided outside the actor's
+  crop, but its place is not (a model given the box sees it), so facings
+  are drawn to leave look_at near even odds at every place: inside the row
+  an actor with a neighbour on one side only faces the empty side with
+  outward_facing_probability (0.75 gives even odds); at an end of the row,
+  where nobody ever stands outwards, an actor faces outwards only when it
+  has an inner neighbour, with _END_OUTWARD_PROBABILITY.
+  """
+  left, right = _neighbours(feet_x, _look_reach(config))
   facing = np.zeros(len(feet_x), bool)
   for i in range(len(feet_x)):
-    if left[i] == right[i]:
+    if row_end[i]:
+      inner = right[i] if row_end[i] < 0 else left[i]
+      outward = inner and rng.random() < _END_OUTWARD_PROBABILITY
+      facing[i] = outward == (row_end[i] > 0)
+    elif left[i] == right[i]:
       facing[i] = bool(rng.integers(2))
     else:
-      outward = rng.random() < config.outward_facing_probability
-      facing[i] = outward == bool(left[i])   # outward from a left neighbour
+      away = rng.random() < config.outward_facing_probability
+      facing[i] = away == bool(left[i])   # away from a left neighbour
   return facing
 
 
@@ -105,13 +132,22 @@ def sample_actors(rng: np.random.Generator,
   num_actors = int(rng.integers(config.min_actors, config.max_actors + 1))
   heights = (config.actor_height_fraction * config.frame_height *
              rng.uniform(0.9, 1.1, num_actors))
-  feet_x = sample_feet_x(rng, config, num_actors)[rng.permutation(num_actors)]
+  places = place_xs(rng, config)
+  if num_actors > len(places):
+    raise ValueError(f'Cannot place {num_actors} actors on a stage of '
+                     f'{len(places)} places; lower max_actors or widen the '
+                     'frame')
+  taken = np.sort(rng.choice(len(places), num_actors, replace=False))
+  order = rng.permutation(num_actors)
+  feet_x = places[taken][order]
+  row_end = np.select([taken == 0, taken == len(places) - 1], [-1, 1],
+                      0)[order]
   feet_y = config.frame_height * _GROUND_LINE + rng.uniform(
       -_GROUND_JITTER_PX, _GROUND_JITTER_PX, num_actors)
   num_slots = config.duration_seconds
   facing_right = np.zeros((num_slots, num_actors), bool)
   for t in config.keyframe_timestamps:
-    facing_right[t] = _sample_facing(rng, config, feet_x)
+    facing_right[t] = _sample_facing(rng, config, feet_x, row_end)
   slot_of_frame = _slot_of_frame(config, config.num_frames)
   actors = []
   for i in range(num_actors):
@@ -137,54 +173,30 @@ def sample_actors(rng: np.random.Generator,
   return actors
 
 
-def _pass_roles(rng, feet_x, holders, free) -> Tuple[int, int, int, int]:
-  """(passer, receiver, thrower to nobody, its direction) or None.
+def _pass_choices(config, feet_x, holders, free
+                  ) -> List[Tuple[int, int, int, float]]:
+  """Every (passer, receiver, thrower to nobody, its landing x) possible.
 
-  The passer passes to a free actor with nobody in between; the other
-  thrower stands at an end of the line and throws outwards (direction -1
-  left, +1 right), where nobody stands. Drawn uniformly among the choices.
+  The passer passes to a free actor on a neighbouring place; the other
+  thrower throws to a neighbouring place of the row where nobody stands.
   """
-  left, right = _sides(feet_x)
+  separation = config.min_actor_separation_px
+  low = config.stage_edge_margin_px - 1e-6
+  high = config.frame_width - config.stage_edge_margin_px + 1e-6
   choices = []
   for passer in holders:
     for receiver in free:
-      low, high = sorted((feet_x[passer], feet_x[receiver]))
-      if np.any((feet_x > low) & (feet_x < high)):
-        continue     # the flight would cross a third actor
+      if abs(feet_x[passer] - feet_x[receiver]) > 1.5 * separation:
+        continue    # not a neighbour
       for thrower in holders:
         if thrower == passer:
           continue
-        for direction, somebody in ((-1, left), (1, right)):
-          if not somebody[thrower]:
-            choices.append((passer, receiver, thrower, direction))
-  if not choices:
-    return None
-  return choices[int(rng.integers(len(choices)))]
-
-
-def throw_away_distance(rng: np.random.Generator,
-                        config: synthetic_config.SyntheticConfig,
-                        num_actors: int) -> float:
-  """A throw to nobody's length, drawn as a pass's: a neighbours' gap.
-
-  A pass goes to a neighbour, and the neighbours' gaps of a stage all have
-  the same distribution (see sample_feet_x), so the gap between two random
-  neighbours of a freshly drawn stage is distributed as a pass's length.
-  """
-  feet_x = sample_feet_x(rng, config, num_actors)
-  gap = int(rng.integers(num_actors - 1))
-  return float(feet_x[gap + 1] - feet_x[gap])
-
-
-def _landing_x(rng, config, x, direction, num_actors, radius) -> float:
-  """Where a throw to nobody from `x` towards `direction` ends, in frame."""
-  for _ in range(_MAX_LANDING_DRAWS):
-    landing = x + direction * throw_away_distance(rng, config, num_actors)
-    if 2 * radius <= landing <= config.frame_width - 2 * radius:
-      return landing
-  # The shortest pass always fits: validate() keeps the edge margin at
-  # least the separation plus a ball.
-  return x + direction * config.min_actor_separation_px
+        for direction in (-1, 1):
+          landing = feet_x[thrower] + direction * separation
+          if (low <= landing <= high and
+              np.all(np.abs(feet_x - landing) > 0.5 * separation)):
+            choices.append((passer, receiver, thrower, float(landing)))
+  return choices
 
 
 def _landing_y(rng, config) -> float:
@@ -251,9 +263,11 @@ def sample_balls(rng: np.random.Generator,
     roles = None
     if len(holders) >= 2 and rng.random() < config.pass_probability:
       free = [i for i in range(num_actors) if i not in holders]
-      roles = _pass_roles(rng, feet_x, holders, free)
+      choices = _pass_choices(config, feet_x, holders, free)
+      if choices:
+        roles = choices[int(rng.integers(len(choices)))]
     if roles is not None:
-      passer, receiver, thrower, direction = roles
+      passer, receiver, thrower, landing_x = roles
       ball_of = {tl.holder: b for b, tl in enumerate(timelines)
                  if tl.holder >= 0}
       timelines[ball_of[passer]].fly(release, arrival, receiver, None)
@@ -261,9 +275,7 @@ def sample_balls(rng: np.random.Generator,
           'pass', t, ball_of[passer], passer, receiver, release, arrival))
       label(passer, 'throw', 'pass')
       label(receiver, 'catch')
-      landing = np.array([
-          _landing_x(rng, config, feet_x[thrower], direction, num_actors,
-                     radius), _landing_y(rng, config)])
+      landing = np.array([landing_x, _landing_y(rng, config)])
       away = timelines[ball_of[thrower]]
       away.fly(release, arrival, -1, landing)
       away.fall(arrival, _fall_frames(config),
@@ -288,7 +300,12 @@ def sample_balls(rng: np.random.Generator,
                 if i not in busy and i not in holding]
         if tl.holder < 0 and free and rng.random() < (
             config.incoming_probability):
-          receiver = int(rng.choice(free))
+          # Preferably to an actor who can then pass or throw to nobody.
+          ready = [i for i in free if _pass_choices(
+              config, feet_x, sorted(holding - {-1} | {i}),
+              [j for j in range(num_actors)
+               if j not in holding and j != i])]
+          receiver = int(rng.choice(ready or free))
           # A long return flight arcs no higher than the frame's top.
           start_y = min(tl.position[1], chests[receiver][arrival][1])
           tl.fly(release, arrival, receiver, None,

@@ -86,7 +86,7 @@ def test_stage_preset_is_sized_as_documented():
   stage = synthetic_config.PRESETS['stage'].validate()
   assert (stage.num_train_videos, stage.num_val_videos,
           stage.num_test_videos, stage.duration_seconds) == (240, 60, 60, 8)
-  assert (stage.frame_height, stage.frame_width, stage.fps) == (96, 768, 10)
+  assert (stage.frame_height, stage.frame_width, stage.fps) == (96, 960, 10)
   assert (stage.min_actors, stage.max_actors, stage.layout) == (3, 3, 'stage')
   assert stage.walking_probability == 0.0
   # The old presets keep the scatter layout and today's ball size.
@@ -106,11 +106,11 @@ def test_relation_classes_are_class_names():
     ('max_play_balls', 1, 'max_play_balls = 1: expected >= 2 in the stage'),
     ('min_actors', 2, 'min_actors = 2: expected >= 3 in the stage'),
     ('min_actor_separation_px', 0.0, 'expected > 0 in the stage layout'),
-    ('stage_edge_margin_px', 180.0,
-     r'stage_edge_margin_px = 180.0: expected >= min_actor_separation_px \+ '
-     r'a ball diameter \(187.52\)'),
-    ('frame_width', 740, r'frame_width = 740: expected >= 756 pixels for 3 '
-     'actors 176 px apart'),
+    ('stage_edge_margin_px', -1.0, 'stage_edge_margin_px = -1.0: expected a '
+     'distance >= 0'),
+    ('look_range_px', -1.0, 'look_range_px = -1.0'),
+    ('frame_width', 700, r'frame_width = 700: expected >= 736 pixels for 3 '
+     'places 176 px apart and 192 px from the edges'),
     ('ball_radius_fraction', 0.2, 'ball_radius_fraction = 0.2'),
     ('outward_facing_probability', -0.1, 'outward_facing_probability'),
 ])

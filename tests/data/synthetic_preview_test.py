@@ -45,7 +45,7 @@ def test_wide_stage_frames_are_drawn_one_under_the_other(tmp_path):
   path = synthetic_preview.write_preview_png(str(tmp_path / 'stage.png'),
                                              config)
   image = cv2.imread(path)
-  # One column at one pixel per frame pixel: 768 wide; three clips of three
+  # One column at one pixel per frame pixel: 960 wide; three clips of three
   # frames (the default for wide frames), each 96 px high plus its title.
-  assert image.shape[1] == 768
+  assert image.shape[1] == 960
   assert 9 * 96 < image.shape[0] < 9 * 140

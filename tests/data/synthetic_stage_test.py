@@ -45,13 +45,27 @@ def test_same_generator_state_gives_the_same_scene():
     np.testing.assert_array_equal(a.center_xy, b.center_xy)
 
 
-def test_sample_feet_x_without_slack_is_the_one_layout():
-  # 2 * 100 + 2 * 150 = 500 px: no room left, the actors' places are fixed.
+def test_place_xs_fill_the_row_and_shift_it():
+  # 500 - 2 x 100 = 300 px of row: places 0, 150 and 300 px along it, no
+  # room left to shift.
   config = dataclasses.replace(_STAGE, frame_width=500, stage_edge_margin_px=
                                100.0, min_actor_separation_px=150.0)
   np.testing.assert_allclose(
-      synthetic_stage.sample_feet_x(np.random.default_rng(0), config, 3),
+      synthetic_stage.place_xs(np.random.default_rng(0), config),
       [100.0, 250.0, 400.0])
+  # The preset: 960 - 2 x 192 = 576 px, four places 176 px apart and 48 px
+  # of room to shift them by.
+  shifts = []
+  for seed in range(20):
+    places = synthetic_stage.place_xs(np.random.default_rng(seed), _STAGE)
+    np.testing.assert_allclose(np.diff(places), [_SEPARATION] * 3)
+    shifts.append(places[0] - _STAGE.stage_edge_margin_px)
+  assert 0 <= min(shifts) and max(shifts) <= 48 and np.ptp(shifts) > 20
+
+
+def _place_index(x):
+  """Which place of the row `x` is (the row's shift is less than a place)."""
+  return int((x - _STAGE.stage_edge_margin_px) // _SEPARATION)
 
 
 def test_actors_stand_still_on_one_line_far_apart(scenes):
@@ -63,7 +77,7 @@ def test_actors_stand_still_on_one_line_far_apart(scenes):
     x = feet[:, 0, 0]
     for i in range(3):
       for j in range(i + 1, 3):
-        assert abs(x[i] - x[j]) >= _SEPARATION
+        assert abs(x[i] - x[j]) >= _SEPARATION - 1e-9
     assert x.min() >= _STAGE.stage_edge_margin_px
     assert x.max() <= _STAGE.frame_width - _STAGE.stage_edge_margin_px
     for actor in scene.actors:
@@ -126,10 +140,7 @@ def _flight(scene, event):
       event.release_frame:event.arrival_frame + 1]
 
 
-def test_passes_and_throws_away_fly_alike_from_the_same_distances(scenes):
-  slack = (_STAGE.frame_width - 2 * _STAGE.stage_edge_margin_px -
-           2 * _SEPARATION)
-  distances = collections.defaultdict(list)
+def test_passes_and_throws_away_fly_alike_one_place_far(scenes):
   heights = collections.defaultdict(list)
   for scene in scenes:
     for event in scene.events:
@@ -144,6 +155,8 @@ def test_passes_and_throws_away_fly_alike_from_the_same_distances(scenes):
       # up to 3 px.
       assert abs(end[1] - start[1]) <= 0.62 * 0.2 * 33.6 + 3.0 + 1e-6
       heights[event.kind].append(end[1] - start[1])
+      # One place along the row, either way.
+      assert abs(end[0] - start[0]) == pytest.approx(_SEPARATION)
       assert event.arrival_frame - event.release_frame == (
           2 * _STAGE.flight_half_frames)
       # The same arc: the height above the straight line at mid flight is
@@ -151,13 +164,7 @@ def test_passes_and_throws_away_fly_alike_from_the_same_distances(scenes):
       middle = path[len(path) // 2]
       line = start + 0.5 * (end - start)
       assert line[1] - middle[1] == pytest.approx(0.15 * distance, abs=1e-6)
-      distances[event.kind].append(distance)
-  for kind in ('pass', 'throw_away'):
-    values = np.array(distances[kind])
-    assert values.min() >= _SEPARATION - 1e-9
-    assert values.max() <= _SEPARATION + slack + 0.1   # + chest heights
-  assert abs(np.mean(distances['pass']) - np.mean(distances['throw_away'])
-             ) < 0.15 * slack
+  assert len(heights['pass']) == len(heights['throw_away']) >= 40
   assert abs(np.std(heights['pass']) - np.std(heights['throw_away'])) < 0.6
 
 
@@ -170,7 +177,10 @@ def test_throws_away_land_in_free_air_far_from_every_actor(scenes):
       ball = scene.balls[event.ball_index]
       x, y = ball.center_xy[event.arrival_frame]
       assert np.min(np.abs(feet_x - x)) >= _SEPARATION - 1e-9
-      assert ball.radius <= x <= scene.width - ball.radius
+      # On an empty place of the row, where an actor could have stood.
+      assert (_STAGE.stage_edge_margin_px - 1e-6 <= x <=
+              scene.width - _STAGE.stage_edge_margin_px + 1e-6)
+      assert abs(x - feet_x[event.thrower]) == pytest.approx(_SEPARATION)
       assert ball.holder[event.arrival_frame] == -1
       # Then it falls to the ground and rests there.
       ground = scene.actors[event.thrower].feet_xy[0, 1] - ball.radius
@@ -208,7 +218,7 @@ def test_balls_chain_from_window_to_window(scenes):
         np.testing.assert_allclose(ball.center_xy[frame], chest[frame])
 
 
-def test_look_at_follows_the_facing_and_who_stands_there(scenes):
+def test_look_at_follows_the_facing_and_who_stands_next(scenes):
   for scene in scenes:
     feet_x = _feet_x(scene)
     for keyframe in scene.keyframes:
@@ -220,8 +230,8 @@ def test_look_at_follows_the_facing_and_who_stands_there(scenes):
         # The arm on the facing side points sideways (arms are left, right).
         arm = actor.arm_angles[keyframe.frame_index, int(faces_right)]
         assert arm == pytest.approx(math.pi / 2)
-        somebody = np.any(feet_x > feet_x[i]) if faces_right else np.any(
-            feet_x < feet_x[i])
+        gaps = feet_x - feet_x[i] if faces_right else feet_x[i] - feet_x
+        somebody = np.any((gaps > 0) & (gaps <= _STAGE.look_range_px))
         assert ('look_at' in labels) == somebody
 
 
@@ -248,18 +258,41 @@ def test_every_class_occurs_often(scenes):
       name for scene in scenes for k in scene.keyframes
       for labels in k.labels for name in labels)
   assert set(counts) == set(synthetic_config.CLASS_NAMES)
-  assert min(counts.values()) >= 60
+  assert min(counts.values()) >= 40
 
 
-def test_throw_away_distance_is_a_neighbours_gap():
-  rng = np.random.default_rng(0)
-  distances = [synthetic_stage.throw_away_distance(rng, _STAGE, 3)
-               for _ in range(200)]
-  slack = (_STAGE.frame_width - 2 * _STAGE.stage_edge_margin_px -
-           2 * _SEPARATION)
-  assert min(distances) >= _SEPARATION
-  assert max(distances) <= _SEPARATION + slack
-  # A gap between two of three sorted uniforms on [0, slack]: one of the
-  # four exchangeable spacings, mean slack / 4.
-  assert np.mean(distances) - _SEPARATION == pytest.approx(slack / 4,
-                                                           abs=0.1 * slack)
+def test_the_place_leaves_look_at_and_pass_open():
+  # The place is drawn per video: many videos, for many layouts.
+  scenes = [synthetic_scene.sample_scene(np.random.default_rng([6, i]),
+                                         _STAGE) for i in range(200)]
+  # A model given the box knows the actor's place; with one place of four
+  # left empty, the place and the facing (or the throw's direction) decide
+  # look_at (pass) for few boxes (throws): the best guess from them is
+  # right little more often than the commoner label alone.
+  look = collections.defaultdict(collections.Counter)
+  throws = collections.defaultdict(collections.Counter)
+  for scene in scenes:
+    for keyframe in scene.keyframes:
+      for i, labels in enumerate(keyframe.labels):
+        actor = scene.actors[i]
+        right = math.cos(actor.head_direction[keyframe.frame_index]) > 0
+        look[(_place_index(actor.feet_xy[0, 0]), right)][
+            'look_at' in labels] += 1
+    for event in scene.events:
+      if event.kind in ('pass', 'throw_away'):
+        path = scene.balls[event.ball_index].center_xy
+        right = path[event.arrival_frame, 0] > path[event.release_frame, 0]
+        x = scene.actors[event.thrower].feet_xy[0, 0]
+        throws[(_place_index(x), right)][event.kind == 'pass'] += 1
+
+  def best_guess(table):
+    return (sum(max(c.values()) for c in table.values()) /
+            sum(sum(c.values()) for c in table.values()))
+
+  def commoner(table):
+    total = sum(table.values(), collections.Counter())
+    return max(total.values()) / sum(total.values())
+
+  assert {p for p, _ in look} == {0, 1, 2, 3}
+  assert best_guess(look) < commoner(look) + 0.1
+  assert best_guess(throws) < commoner(throws) + 0.1
