@@ -32,7 +32,7 @@ _OUTPUT_DIR = flags.DEFINE_string(
 _PRESET = flags.DEFINE_enum(
     'preset', 'tiny', sorted(synthetic_config.PRESETS),
     'Preset: tiny (tests, demo), benchmark (accuracy benchmark at 96x128) '
-    'or stage (relational benchmark: three actors far apart on a 96x768 '
+    'or stage (relational benchmark: three actors far apart on a 96x960 '
     'stage, see docs/synthetic_dataset.md).')
 _SEED = flags.DEFINE_integer('seed', None, 'Base seed (preset default: 0).')
 _NUM_TRAIN_VIDEOS = flags.DEFINE_integer(

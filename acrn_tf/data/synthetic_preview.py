@@ -22,7 +22,7 @@ _BOX_COLOURS = ('#ff3b30', '#34c759', '#0a84ff', '#ffcc00', '#bf5af2',
 _SCALE_INCHES = 2.6   # width of one panel
 _DPI = 100
 # Frames at least this many times wider than high are drawn one under the
-# other (the stage preset's 96 x 768).
+# other (the stage preset's 96 x 960).
 _WIDE_ASPECT = 4
 
 

@@ -13,10 +13,9 @@ empty places keep an actor's place from telling who stands next to it:
 
 - A pass never comes alone. At a keyframe window where two actors hold a
   ball, one passes to a free actor on a neighbouring place and, at the
-  same time, the other throws its ball to a neighbouring place where
-  nobody stands (an empty place, or the one beyond the end of the row):
-  the same flight time, arc and distance (one place), and an end height
-  drawn as a chest's. The thrown-away ball ends its flight in free air
+  same time, the other throws its ball to a neighbouring place of the row
+  where nobody stands: the same flight time, arc and distance (one place),
+  and an end height drawn as a chest's. The thrown-away ball ends its flight in free air
   where an actor could have stood, then falls to the ground; later a free
   actor catches it back ('incoming'). So near a thrower a pass and a throw
   to nobody look the same; only the landing place, the separation away,
@@ -25,14 +24,14 @@ empty places keep an actor's place from telling who stands next to it:
 - Every actor faces left or right, head mark and one arm pointing that way
   (the arm raised horizontally: a stroke as long as the arm). It looks at
   someone when an actor stands on that side within `look_range_px` (on the
-  neighbouring place). An actor with a neighbour on one side only faces
-  away from it with `outward_facing_probability`.
+  neighbouring place). Facings are drawn so that the odds of look_at stay
+  near even at every place (see _sample_facing).
 
 Pure numpy from a `np.random.Generator`, as synthetic_scene.
 """
 
 import math
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 import numpy as np
 
