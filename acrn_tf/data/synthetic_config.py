@@ -76,8 +76,9 @@ class SyntheticConfig:
       neighbouring places of the row, in pixels (0 in the scatter layout).
     stage_edge_margin_px: stage layout: the smallest horizontal distance
       from a place to the left or right frame edge, in pixels.
-    outward_facing_probability: stage layout: chance that an actor with
-      somebody in look range on one side only faces the other side.
+    outward_facing_probability: stage layout: chance that an actor inside
+      the row with somebody in look range on one side only faces the empty
+      side (0.75 keeps the odds of look_at even; see synthetic_stage).
     look_range_px: the farthest another actor's head may be for look_at,
       in pixels; 0 for any distance (the scatter layout).
     ball_radius_fraction: a ball's radius as a fraction of frame_height.

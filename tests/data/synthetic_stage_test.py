@@ -15,7 +15,7 @@ from acrn_tf.data import synthetic_stage
 _STAGE = synthetic_config.PRESETS['stage']
 _SEPARATION = _STAGE.min_actor_separation_px
 # Measured with tools/receptive_field.py on configs/synthetic/acrn_tiny.config
-# at 96 x 768 (docs/synthetic_dataset.md): a Mixed_4f unit at map column c
+# at 96 x 960 (docs/synthetic_dataset.md): a Mixed_4f unit at map column c
 # depends on input columns 16 c - 102 .. 16 c + 132 (235 px), and the RoI
 # crop interpolates between map columns floor(x / 16) and floor(x / 16) + 1
 # of a box edge x, so a crop depends on columns up to 118 px left of its box
