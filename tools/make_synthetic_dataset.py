@@ -28,7 +28,9 @@ _OUTPUT_DIR = flags.DEFINE_string(
     'output_dir', None, 'Directory to write videos/ and annotations/ into.')
 _PRESET = flags.DEFINE_enum(
     'preset', 'tiny', sorted(synthetic_config.PRESETS),
-    'Size preset: tiny (tests, demo) or benchmark (accuracy benchmark).')
+    'Preset: tiny (tests, demo), benchmark (accuracy benchmark at 96x128) '
+    'or stage (relational benchmark: three actors far apart on a 96x960 '
+    'stage, see docs/synthetic_dataset.md).')
 _SEED = flags.DEFINE_integer('seed', None, 'Base seed (preset default: 0).')
 _NUM_TRAIN_VIDEOS = flags.DEFINE_integer(
     'num_train_videos', None, 'Override the preset\'s train videos.')

@@ -15,8 +15,8 @@ it goes through the same converter as AVA itself:
 
 This module holds the writing. The configuration is `synthetic_config`; the
 scene sampler `synthetic_scene` (actors from `synthetic_figure`, balls from
-`synthetic_balls`); the renderer `synthetic_render`; the preview image
-`synthetic_preview`.
+`synthetic_balls`, the `stage` preset's layout from `synthetic_stage`); the
+renderer `synthetic_render`; the preview image `synthetic_preview`.
 """
 
 import collections

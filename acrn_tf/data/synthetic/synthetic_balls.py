@@ -16,7 +16,6 @@ import numpy as np
 from acrn_tf.data.synthetic import synthetic_config
 from acrn_tf.data.synthetic import synthetic_figure
 
-_BALL_RADIUS = 0.035    # fraction of the frame height
 _BALL_COLOURS = ((235, 40, 40), (250, 215, 30), (40, 200, 250),
                  (250, 125, 20), (60, 225, 60), (240, 60, 220),
                  (250, 250, 250))
@@ -69,7 +68,7 @@ class BallEvent:
   arrival_frame: int
 
 
-class _BallTimeline:
+class BallTimeline:
   """Builds one play ball's per-frame holder and position, event by event."""
 
   def __init__(self, num_frames, chests, holder, position):
@@ -94,18 +93,41 @@ class _BallTimeline:
       self.centers[frames] = self.position
     self._filled = stop
 
-  def fly(self, release, arrival, receiver, target):
-    """Keeps the state up to `release`, flies, lands at receiver or target."""
+  def fly(self, release, arrival, receiver, target, max_arc=None):
+    """Keeps the state up to `release`, flies, lands at receiver or target.
+
+    The ball rises above the straight line by 0.15 of the distance at mid
+    flight, or by `max_arc` pixels if that is less.
+    """
     self._fill_until(release + 1)
     start = self._point(release)
     self.holder, self.position = receiver, target
     end = self._point(arrival)
     distance = float(np.hypot(*(end - start)))
+    height = 0.15 * distance
+    if max_arc is not None:
+      height = min(height, max_arc)
     for frame in range(release + 1, arrival):
       s = (frame - release) / (arrival - release)
-      arc = 0.15 * distance * 4 * s * (1 - s)      # a gentle upward arc
+      arc = height * 4 * s * (1 - s)      # a gentle upward arc
       self.centers[frame] = start + s * (end - start) - np.array([0.0, arc])
     self._filled = arrival
+
+  def fall(self, start, num_frames, ground_y):
+    """Drops a ball resting in the air at `start` to `ground_y` (accelerating).
+
+    The ball is at its resting point at frame `start`, at the ground
+    num_frames later, and rests there from then on.
+    """
+    self._fill_until(start + 1)
+    top = np.array(self.position, float)
+    bottom = np.array([top[0], ground_y])
+    for step in range(1, num_frames + 1):
+      s = (step / num_frames) ** 2
+      self.centers[start + step] = top + s * (bottom - top)
+    self.holders[start + 1:start + num_frames + 1] = -1
+    self.position = bottom
+    self._filled = start + num_frames + 1
 
   def finish(self):
     self._fill_until(len(self.holders))
@@ -154,6 +176,13 @@ def _nobody_point(rng, config, actors, radius) -> np.ndarray:
   return _off_frame_point(rng, config, radius)
 
 
+def ball_colours(rng, num_balls):
+  """`num_balls` ball colours, all different while the palette lasts."""
+  colour_ids = rng.permutation(len(_BALL_COLOURS))
+  return [_BALL_COLOURS[colour_ids[i % len(_BALL_COLOURS)]]
+          for i in range(num_balls)]
+
+
 def _sample_play(rng, config, actors, radius, colours):
   """Play balls, their events per keyframe and the ball labels per actor."""
   num_actors = len(actors)
@@ -164,10 +193,10 @@ def _sample_play(rng, config, actors, radius, colours):
   timelines = []
   for b in range(num_balls):
     if rng.random() < 0.7:
-      timelines.append(_BallTimeline(config.num_frames, chests,
-                                     int(first_holders[b]), None))
+      timelines.append(BallTimeline(config.num_frames, chests,
+                                    int(first_holders[b]), None))
     else:
-      timelines.append(_BallTimeline(
+      timelines.append(BallTimeline(
           config.num_frames, chests, -1,
           _nobody_point(rng, config, actors, radius)))
   events = []
@@ -231,7 +260,7 @@ def _sample_play(rng, config, actors, radius, colours):
   return balls, events, ball_labels
 
 
-def _sample_distractor(rng, config, radius, colour) -> Ball:
+def sample_distractor(rng, config, radius, colour) -> Ball:
   """A ball bouncing off the frame edges at constant speed."""
   low = np.array([radius, radius])
   high = np.array([config.frame_width, config.frame_height]) - radius
@@ -267,15 +296,13 @@ def sample_balls(rng: np.random.Generator,
     ball_labels: (keyframe second, actor index) -> the ball classes of that
       actor there ('throw', 'pass', 'catch', 'hold'); absent if none.
   """
-  radius = _BALL_RADIUS * config.frame_height
+  radius = config.ball_radius_fraction * config.frame_height
   num_distractors = int(rng.integers(config.min_distractor_balls,
                                      config.max_distractor_balls + 1))
   num_play_max = min(config.max_play_balls, len(actors) - 1)
-  colour_ids = rng.permutation(len(_BALL_COLOURS))
-  colours = [_BALL_COLOURS[colour_ids[i % len(_BALL_COLOURS)]]
-             for i in range(num_play_max + num_distractors)]
+  colours = ball_colours(rng, num_play_max + num_distractors)
   play_balls, events, ball_labels = _sample_play(
       rng, config, actors, radius, colours[:num_play_max])
-  distractors = [_sample_distractor(rng, config, radius, colour)
+  distractors = [sample_distractor(rng, config, radius, colour)
                  for colour in colours[num_play_max:]]
   return play_balls + distractors, events, ball_labels

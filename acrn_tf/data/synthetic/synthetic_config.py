@@ -11,6 +11,18 @@ from typing import Dict, Tuple
 # Action classes in label-map order: class CLASS_NAMES[i] has id i + 1.
 CLASS_NAMES = ('throw', 'catch', 'hold', 'pass', 'look_at', 'idle')
 
+# The classes decided by a relation between the actor and a place outside its
+# own receptive field in the `stage` preset (docs/synthetic_dataset.md): a
+# pass differs from a throw to nobody only where the ball lands, and look_at
+# from looking at nobody only in who stands on the faced side. A benchmark
+# reports their mean AP as the "relation mAP".
+RELATION_CLASSES = ('pass', 'look_at')
+
+# Actor layouts: 'scatter' places actors anywhere in the frame (the `tiny` and
+# `benchmark` presets); 'stage' stands them still on one ground line, far
+# apart, and pairs every pass with a throw to nobody (the `stage` preset).
+LAYOUTS = ('scatter', 'stage')
+
 # Splits in seed order: split SPLITS[i] draws its videos from seed entropy
 # (seed, i, video_index), see `video_seed_entropy`.
 SPLITS = ('train', 'val', 'test')
@@ -25,8 +37,8 @@ class SyntheticConfig:
   """Everything that decides the generated dataset.
 
   Attributes:
-    preset: the preset this config came from ('tiny', 'benchmark') or
-      'custom'; recorded in dataset_info.json only.
+    preset: the preset this config came from ('tiny', 'benchmark',
+      'stage') or 'custom'; recorded in dataset_info.json only.
     seed: base seed; with the split index and the video index it seeds each
       video (see `video_seed_entropy`).
     num_train_videos, num_val_videos, num_test_videos: videos per split.
@@ -50,6 +62,26 @@ class SyntheticConfig:
       actor during a keyframe window.
     flight_seconds: how long a thrown ball is in the air; the flight is
       centred on the keyframe.
+    layout: 'scatter' or 'stage' (see LAYOUTS, synthetic_stage and
+      docs/synthetic_dataset.md). In the stage layout actors stand still on
+      some of a row of places, their feet on one ground line; at a keyframe
+      window where two actors hold a ball, with pass_probability (if the
+      places allow it) one passes to a neighbouring actor and the other
+      throws its ball to a neighbouring empty place at the same time (else
+      both hold); a ball on the floor comes back to a free actor with
+      incoming_probability; every actor faces left or right and points that
+      way with its arm. throw_away_probability and walking_probability are
+      not used there.
+    min_actor_separation_px: stage layout: the distance between two
+      neighbouring places of the row, in pixels (0 in the scatter layout).
+    stage_edge_margin_px: stage layout: the smallest horizontal distance
+      from a place to the left or right frame edge, in pixels.
+    outward_facing_probability: stage layout: chance that an actor inside
+      the row with somebody in look range on one side only faces the empty
+      side (0.75 keeps the odds of look_at even; see synthetic_stage).
+    look_range_px: the farthest another actor's head may be for look_at,
+      in pixels; 0 for any distance (the scatter layout).
+    ball_radius_fraction: a ball's radius as a fraction of frame_height.
     classes: the class names written to the label map and the csv, a subset
       of CLASS_NAMES in any order; ids are their positions + 1.
     video_extension: '.mp4' (fourcc mp4v) or '.avi' (fourcc MJPG).
@@ -74,6 +106,12 @@ class SyntheticConfig:
   throw_away_probability: float = 0.2
   incoming_probability: float = 0.6
   flight_seconds: float = 0.6
+  layout: str = 'scatter'
+  min_actor_separation_px: float = 0.0
+  stage_edge_margin_px: float = 0.0
+  outward_facing_probability: float = 0.5
+  look_range_px: float = 0.0
+  ball_radius_fraction: float = 0.035
   classes: Tuple[str, ...] = CLASS_NAMES
   video_extension: str = '.mp4'
 
@@ -150,6 +188,18 @@ class SyntheticConfig:
     if not 2 * self.flight_half_frames < self.fps:
       fail('flight_seconds', f'shorter than one second at {self.fps} fps '
            '(flights of neighbouring keyframes must not overlap)')
+    if not 0.02 <= self.ball_radius_fraction <= 0.1:
+      fail('ball_radius_fraction', 'in [0.02, 0.1]')
+    if self.layout not in LAYOUTS:
+      fail('layout', f'one of {LAYOUTS}')
+    for field in ('min_actor_separation_px', 'stage_edge_margin_px',
+                  'look_range_px'):
+      if getattr(self, field) < 0:
+        fail(field, 'a distance >= 0 pixels')
+    if not 0.0 <= self.outward_facing_probability <= 1.0:
+      fail('outward_facing_probability', 'a probability in [0, 1]')
+    if self.layout == 'stage':
+      self._validate_stage(fail)
     if not self.classes:
       fail('classes', 'at least one class')
     unknown = [name for name in self.classes if name not in CLASS_NAMES]
@@ -161,6 +211,23 @@ class SyntheticConfig:
       fail('video_extension', f'one of {sorted(VIDEO_FORMATS)}')
     return self
 
+  def _validate_stage(self, fail) -> None:
+    """The stage layout's own constraints (see `validate`)."""
+    if self.max_play_balls < 2:
+      fail('max_play_balls', '>= 2 in the stage layout (a pass comes with a '
+           'throw to nobody by another actor)')
+    if self.min_actors < 3:
+      fail('min_actors', '>= 3 in the stage layout (a passer, a catcher and '
+           'an actor throwing to nobody)')
+    if self.min_actor_separation_px <= 0:
+      fail('min_actor_separation_px', '> 0 in the stage layout')
+    room = (self.frame_width - 2 * self.stage_edge_margin_px -
+            (self.max_actors - 1) * self.min_actor_separation_px)
+    if room < 0:
+      fail('frame_width', f'>= {self.frame_width - room:g} pixels for '
+           f'{self.max_actors} places {self.min_actor_separation_px:g} px '
+           f'apart and {self.stage_edge_margin_px:g} px from the edges')
+
 
 PRESETS: Dict[str, SyntheticConfig] = {
     # The tests and `make demo`: 40 videos of 6 s at 10 fps, 96x128, written
@@ -171,6 +238,21 @@ PRESETS: Dict[str, SyntheticConfig] = {
     'benchmark': SyntheticConfig(
         preset='benchmark', num_train_videos=240, num_val_videos=60,
         num_test_videos=60, duration_seconds=8),
+    # The relational benchmark: as many videos as `benchmark`, on a 96x960
+    # stage of four places 176 px apart, three of them taken by actors, far
+    # enough apart that each lies outside the others' Mixed_4f receptive
+    # field (docs/synthetic_dataset.md states the margins and how they were
+    # measured).
+    'stage': SyntheticConfig(
+        preset='stage', num_train_videos=240, num_val_videos=60,
+        num_test_videos=60, duration_seconds=8, frame_width=960,
+        min_actors=3, max_actors=3, actor_height_fraction=0.35,
+        max_play_balls=2, min_distractor_balls=0, max_distractor_balls=0,
+        walking_probability=0.0, pass_probability=1.0,
+        throw_away_probability=0.0, incoming_probability=0.9, layout='stage',
+        min_actor_separation_px=176.0, stage_edge_margin_px=192.0,
+        look_range_px=264.0, outward_facing_probability=0.75,
+        ball_radius_fraction=0.06),
 }
 
 

@@ -145,11 +145,14 @@ def head_xy(actor: Actor, frame_index: int) -> np.ndarray:
       [0.0, (1.0 - _HEAD_RADIUS) * actor.height])
 
 
-def max_box_extent(height: float) -> Tuple[float, float, float]:
+def max_box_extent(height: float, max_arm_angle: float = ARM_ANGLE_RANGE[1]
+                   ) -> Tuple[float, float, float]:
   """How far any figure's box can reach from its feet point, in pixels.
 
   Args:
     height: the actor's height in pixels.
+    max_arm_angle: the largest arm angle from hanging down, radians, at most
+      pi / 2 (an arm pointing sideways, as in the stage layout).
 
   Returns:
     (half_width, above_feet, below_feet): the box of a figure of this height
@@ -157,7 +160,7 @@ def max_box_extent(height: float) -> Tuple[float, float, float]:
     [y - above_feet, y + below_feet] of its feet point (x, y).
   """
   thickness = _limb_thickness(height)
-  half_width = (_SHOULDER_DX + _ARM_LENGTH * math.sin(ARM_ANGLE_RANGE[1])) * (
+  half_width = (_SHOULDER_DX + _ARM_LENGTH * math.sin(max_arm_angle)) * (
       height) + thickness / 2 + _LINE_AA_EXTRA + _BOX_PAD
   return half_width, height + _BOX_PAD, _LINE_AA_EXTRA + _BOX_PAD
 

@@ -5,7 +5,7 @@ from the scene renderer (the same pixels the video encoder receives).
 """
 
 import os
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from matplotlib import figure as matplotlib_figure
 from matplotlib import patches
@@ -20,6 +20,10 @@ _ROW_EVENTS = ('pass', 'incoming', 'throw_away')
 _BOX_COLOURS = ('#ff3b30', '#34c759', '#0a84ff', '#ffcc00', '#bf5af2',
                 '#64d2ff')
 _SCALE_INCHES = 2.6   # width of one panel
+_DPI = 100
+# Frames at least this many times wider than high are drawn one under the
+# other (the stage preset's 96 x 960).
+_WIDE_ASPECT = 4
 
 
 def find_example_keyframes(config: synthetic.SyntheticConfig, split: str,
@@ -55,19 +59,22 @@ def find_example_keyframes(config: synthetic.SyntheticConfig, split: str,
 
 
 def write_preview_png(path: str, config: synthetic.SyntheticConfig,
-                      split: str = 'train', num_frames: int = 5) -> str:
+                      split: str = 'train',
+                      num_frames: Optional[int] = None) -> str:
   """Draws rows of clip frames with every actor's box and keyframe labels.
 
   Each row is one keyframe of one video of `split` (a pass, a catch of a
   ball coming from nobody, a throw to nobody), shown at `num_frames` frames
   spread from just before the release to just after the arrival. Boxes are
-  the actors' boxes in each frame; the labels are the keyframe's.
+  the actors' boxes in each frame; the labels are the keyframe's. Wide
+  frames (the stage preset's) are drawn one under the other instead, each
+  clip's frames in turn.
 
   Args:
     path: the PNG to write (atomically).
     config: the dataset's configuration.
     split: which split's videos to show.
-    num_frames: frames per row.
+    num_frames: frames per clip; by default 5, or 3 for wide frames.
 
   Returns:
     `path`.
@@ -75,14 +82,28 @@ def write_preview_png(path: str, config: synthetic.SyntheticConfig,
   Raises:
     ValueError: if no video of the split has any of the events shown.
   """
+  wide = config.frame_width >= _WIDE_ASPECT * config.frame_height
+  if num_frames is None:
+    num_frames = 3 if wide else 5
   examples = find_example_keyframes(config, split, _ROW_EVENTS)
   if not examples:
     raise ValueError(f'No {split} video of this config has any of the events '
                      f'{_ROW_EVENTS} to preview')
   aspect = config.frame_height / config.frame_width
-  figure = matplotlib_figure.Figure(figsize=(_SCALE_INCHES * num_frames,
-                           (_SCALE_INCHES * aspect + 0.5) * len(examples)))
-  axes = figure.subplots(len(examples), num_frames, squeeze=False)
+  if wide:
+    # Wide stage frames: each clip's frames one under the other, at about
+    # one pixel per pixel, so that arms and balls stay visible.
+    width = config.frame_width / _DPI
+    figure = matplotlib_figure.Figure(figsize=(
+        width, (width * aspect + 0.25) * len(examples) * num_frames))
+    column_axes = figure.subplots(len(examples) * num_frames, 1,
+                                  squeeze=False)
+    axes = column_axes.reshape(len(examples), num_frames)
+  else:
+    figure = matplotlib_figure.Figure(figsize=(
+        _SCALE_INCHES * num_frames,
+        (_SCALE_INCHES * aspect + 0.5) * len(examples)))
+    axes = figure.subplots(len(examples), num_frames, squeeze=False)
   half = config.flight_half_frames + 1
   for row, (index, event) in enumerate(examples):
     scene = synthetic.sample_video_scene(config, split, index)
@@ -119,5 +140,5 @@ def write_preview_png(path: str, config: synthetic.SyntheticConfig,
   figure.tight_layout(pad=0.3)
   os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
   with synthetic.atomic_output(path) as temporary:
-    figure.savefig(temporary, format='png', dpi=100)
+    figure.savefig(temporary, format='png', dpi=_DPI)
   return path

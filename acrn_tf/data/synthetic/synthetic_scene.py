@@ -23,6 +23,7 @@ import numpy as np
 from acrn_tf.data.synthetic import synthetic_balls
 from acrn_tf.data.synthetic import synthetic_config
 from acrn_tf.data.synthetic import synthetic_figure
+from acrn_tf.data.synthetic import synthetic_stage
 # Re-exported: the parts of a Scene.
 from acrn_tf.data.synthetic.synthetic_balls import Ball
 from acrn_tf.data.synthetic.synthetic_balls import BallEvent
@@ -223,13 +224,24 @@ def _sample_actors(rng, config) -> List[Actor]:
           for a, d in zip(actors, directions)]
 
 
-def looks_at(actors: Sequence[Actor], index: int, frame_index: int) -> bool:
+def looks_at(actors: Sequence[Actor], index: int, frame_index: int,
+             max_distance: float = 0.0) -> bool:
   """Whether actor `index`'s head points at another actor's head.
 
   True if the head direction is within 25 degrees of the direction from this
-  actor's head centre to another actor's head centre.
+  actor's head centre to another actor's head centre, and, if max_distance
+  is positive, that head lies at most max_distance pixels away.
   """
   angles = _directions_to_others(actors, index, frame_index)
+  if max_distance > 0:
+    head = synthetic_figure.head_xy(actors[index], frame_index)
+    near = np.array([
+        float(np.hypot(*(synthetic_figure.head_xy(other, frame_index) -
+                         head))) <= max_distance
+        for i, other in enumerate(actors) if i != index])
+    angles = angles[near]
+    if not angles.size:
+      return False
   direction = actors[index].head_direction[frame_index]
   return bool(np.min(_angle_diff(direction, angles)) <= _LOOK_THRESHOLD)
 
@@ -241,7 +253,9 @@ def sample_scene(rng: np.random.Generator,
   Args:
     rng: the only source of randomness; the same generator state gives the
       same scene.
-    config: a validated SyntheticConfig.
+    config: a validated SyntheticConfig; its layout picks the sampler of
+      actors and balls (this module's for 'scatter', synthetic_stage's for
+      'stage').
 
   Returns:
     A Scene. Its keyframes carry every actor's labels over all of
@@ -250,9 +264,14 @@ def sample_scene(rng: np.random.Generator,
   Raises:
     ValueError: if the actors cannot be placed in the frame.
   """
-  actors = _sample_actors(rng, config)
-  balls, events, ball_labels = synthetic_balls.sample_balls(rng, config,
-                                                            actors)
+  if config.layout == 'stage':
+    actors = synthetic_stage.sample_actors(rng, config)
+    balls, events, ball_labels = synthetic_stage.sample_balls(rng, config,
+                                                              actors)
+  else:
+    actors = _sample_actors(rng, config)
+    balls, events, ball_labels = synthetic_balls.sample_balls(rng, config,
+                                                              actors)
   keyframes = []
   for t in config.keyframe_timestamps:
     frame_index = t * config.fps
@@ -261,7 +280,7 @@ def sample_scene(rng: np.random.Generator,
       names = set(ball_labels.get((t, i), ()))
       if not names & {'throw', 'catch', 'hold'}:
         names.add('idle')
-      if looks_at(actors, i, frame_index):
+      if looks_at(actors, i, frame_index, config.look_range_px):
         names.add('look_at')
       labels.append(tuple(n for n in synthetic_config.CLASS_NAMES
                           if n in names))

@@ -80,3 +80,42 @@ def test_seed_entropy_differs_per_split_and_video():
                for split in synthetic_config.SPLITS for index in range(3)}
   assert len(entropies) == 9
   assert synthetic_config.video_seed_entropy(4, 'val', 2) == (4, 1, 2)
+
+
+def test_stage_preset_is_sized_as_documented():
+  stage = synthetic_config.PRESETS['stage'].validate()
+  assert (stage.num_train_videos, stage.num_val_videos,
+          stage.num_test_videos, stage.duration_seconds) == (240, 60, 60, 8)
+  assert (stage.frame_height, stage.frame_width, stage.fps) == (96, 960, 10)
+  assert (stage.min_actors, stage.max_actors, stage.layout) == (3, 3, 'stage')
+  assert stage.walking_probability == 0.0
+  # The old presets keep the scatter layout and today's ball size.
+  for name in ('tiny', 'benchmark'):
+    config = synthetic_config.PRESETS[name]
+    assert (config.layout, config.ball_radius_fraction) == ('scatter', 0.035)
+
+
+def test_relation_classes_are_class_names():
+  assert synthetic_config.RELATION_CLASSES == ('pass', 'look_at')
+  assert set(synthetic_config.RELATION_CLASSES) <= set(
+      synthetic_config.CLASS_NAMES)
+
+
+@pytest.mark.parametrize('field,value,message', [
+    ('layout', 'ring', "layout = 'ring': expected one of"),
+    ('max_play_balls', 1, 'max_play_balls = 1: expected >= 2 in the stage'),
+    ('min_actors', 2, 'min_actors = 2: expected >= 3 in the stage'),
+    ('min_actor_separation_px', 0.0, 'expected > 0 in the stage layout'),
+    ('stage_edge_margin_px', -1.0, 'stage_edge_margin_px = -1.0: expected a '
+     'distance >= 0'),
+    ('look_range_px', -1.0, 'look_range_px = -1.0'),
+    ('frame_width', 700, r'frame_width = 700: expected >= 736 pixels for 3 '
+     'places 176 px apart and 192 px from the edges'),
+    ('ball_radius_fraction', 0.2, 'ball_radius_fraction = 0.2'),
+    ('outward_facing_probability', -0.1, 'outward_facing_probability'),
+])
+def test_validate_names_the_bad_stage_field(field, value, message):
+  config = dataclasses.replace(synthetic_config.PRESETS['stage'],
+                               **{field: value})
+  with pytest.raises(ValueError, match=message):
+    config.validate()

@@ -57,3 +57,14 @@ def test_hsv_to_rgb():
   assert synthetic_figure.hsv_to_rgb(1 / 3, 1.0, 1.0) == (0, 255, 0)
   assert synthetic_figure.hsv_to_rgb(2 / 3, 1.0, 0.5) == (0, 0, 128)
   assert synthetic_figure.hsv_to_rgb(0.5, 0.0, 0.2) == (51, 51, 51)
+
+
+def test_max_box_extent_with_an_arm_pointing_sideways():
+  # Shoulder 0.12 h out, arm 0.30 h long and horizontal: reach 0.42 h, plus
+  # half the 2 px line, the antialiasing 0.75 px and the 1 px box margin.
+  half_width, _, _ = synthetic_figure.max_box_extent(30.0, math.pi / 2)
+  assert half_width == pytest.approx(0.42 * 30 + 1 + 0.75 + 1)
+  _, xmin, _, xmax = synthetic_figure.actor_box_absolute(
+      _actor(arm_angle=math.pi / 2), 0)
+  assert xmax == pytest.approx(50 + half_width)
+  assert xmin == pytest.approx(50 - half_width)

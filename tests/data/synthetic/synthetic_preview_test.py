@@ -38,3 +38,14 @@ def test_write_preview_png_without_events_raises(tmp_path):
   config = dataclasses.replace(_TINY, num_train_videos=0)
   with pytest.raises(ValueError, match='No train video'):
     synthetic_preview.write_preview_png(str(tmp_path / 'p.png'), config)
+
+
+def test_wide_stage_frames_are_drawn_one_under_the_other(tmp_path):
+  config = dataclasses.replace(synthetic.PRESETS['stage'], num_train_videos=6)
+  path = synthetic_preview.write_preview_png(str(tmp_path / 'stage.png'),
+                                             config)
+  image = cv2.imread(path)
+  # One column at one pixel per frame pixel: 960 wide; three clips of three
+  # frames (the default for wide frames), each 96 px high plus its title.
+  assert image.shape[1] == 960
+  assert 9 * 96 < image.shape[0] < 9 * 140
