@@ -137,26 +137,6 @@ def build_actor_detector(config: actor_detector_pb2.KeyframeActorDetector,
       min_size=rpn.min_size)
 
 
-def _check(config: model_pb2.VideoFasterRcnn):
-  head = config.action_head
-  prefix = 'model.video_faster_rcnn.action_head'
-  if head.num_classes < 1:
-    raise ModelConfigError(f'{prefix}.num_classes must be >= 1, got '
-                           f'{head.num_classes}.')
-  if head.roi_crop_size < 1:
-    raise ModelConfigError(f'{prefix}.roi_crop_size must be >= 1, got '
-                           f'{head.roi_crop_size}.')
-  if head.num_sampled_rois < 1:
-    raise ModelConfigError(f'{prefix}.num_sampled_rois must be >= 1, got '
-                           f'{head.num_sampled_rois}.')
-  if head.inflated_time_steps < 1:
-    raise ModelConfigError(f'{prefix}.inflated_time_steps must be >= 1, got '
-                           f'{head.inflated_time_steps}.')
-  if not 0.0 < head.dropout_keep_probability <= 1.0:
-    raise ModelConfigError(f'{prefix}.dropout_keep_probability must be in '
-                           f'(0, 1], got {head.dropout_keep_probability}.')
-
-
 def build(model_config: model_pb2.ActionDetectionModel,
           is_training: bool,
           image_size: Optional[Tuple[int, int]] = None
@@ -175,14 +155,15 @@ def build(model_config: model_pb2.ActionDetectionModel,
     `VideoFasterRCNN` (no relation module) or `ACRNMetaArch`.
 
   Raises:
-    ModelConfigError: the config has no model or an impossible value.
+    ModelConfigError: the config has no model, or no image size.
   """
   kind = model_config.WhichOneof('model')
   if kind != 'video_faster_rcnn':
     raise ModelConfigError(
         f'model: expected a video_faster_rcnn model, got {kind!r}.')
+  # Field values were checked by config_validation (and the meta-
+  # architecture checks what a direct Python caller could get wrong).
   config = model_config.video_faster_rcnn
-  _check(config)
   head = config.action_head
   extractor_config = config.feature_extractor
   relation = relation_builder.build_relation_module(

@@ -79,7 +79,8 @@ def build_relation_module(
     feature extractor must flatten as scene maps.
 
   Raises:
-    ValueError: a field is out of range (named by its path).
+    ValueError: an unknown kind; values out of range are refused before, by
+      `config_validation.validate_pipeline` (and by the layers themselves).
   """
   relation_config = relation_config or relation_pb2.RelationModule()
   extractor = feature_extractor_config or s3dg_pb2.S3dgFeatureExtractor()
@@ -88,16 +89,9 @@ def build_relation_module(
   if kind == 'none':
     return none.NoRelation()
 
-  if relation_config.gradient_multiplier < 0:
-    raise ValueError('relation_module.gradient_multiplier must be >= 0, got '
-                     f'{relation_config.gradient_multiplier}.')
+  # Field values were checked by config_validation; the layers check what a
+  # direct Python caller could get wrong.
   features = [(f.endpoint, f.scale) for f in relation_config.scene_features]
-  for i, (endpoint, scale) in enumerate(features):
-    s3dg.endpoint_index(endpoint,
-                        f'relation_module.scene_features[{i}].endpoint')
-    if not scale > 0:
-      raise ValueError(f'relation_module.scene_features[{i}].scale must be > '
-                       f'0, got {scale}.')
   common = {
       # Unset: F itself (the extractor's feature endpoint, Mixed_4f).
       'scene_features': features or [(extractor.feature_endpoint, 1.0)],
@@ -108,17 +102,11 @@ def build_relation_module(
   if kind == 'resize_concat':
     return resize_concat.ResizeConcat(**common)
   if kind == 'santoro':
-    num_units = relation_config.santoro.num_units
-    if num_units < 1:
-      raise ValueError('relation_module.santoro.num_units must be >= 1, got '
-                       f'{num_units}.')
     return santoro.SantoroRelation(
-        num_units=num_units, decompose_g_theta=True, **common)
+        num_units=relation_config.santoro.num_units, decompose_g_theta=True,
+        **common)
   if kind == 'acrn':
     config = relation_config.acrn
-    if config.relation_channels < 0:
-      raise ValueError('relation_module.acrn.relation_channels must be >= 0, '
-                       f'got {config.relation_channels}.')
     return acrn.ActorCentricRelation(
         relation_channels=(config.relation_channels or
                            feature_map_channels(extractor)),

@@ -34,6 +34,9 @@ class ActorFeatureTower(tf_keras.layers.Layer):
     """
     name = head_kwargs.pop('name', None)
     super().__init__(name=name)
+    if inflated_time_steps < 1:
+      raise ValueError('inflated_time_steps must be >= 1, got '
+                       f'{inflated_time_steps}')
     self._config_dict = dict(inflated_time_steps=inflated_time_steps,
                              return_maps=return_maps, **head_kwargs)
     self.head = s3dg.S3DGHead(**head_kwargs)

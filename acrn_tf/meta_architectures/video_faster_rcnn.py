@@ -95,6 +95,14 @@ class VideoFasterRCNN(tf_keras.Model):
     if label_mode not in (MULTI_LABEL, SINGLE_LABEL):
       raise ValueError(f'label_mode must be {MULTI_LABEL!r} or '
                        f'{SINGLE_LABEL!r}, got {label_mode!r}')
+    for name, value in (('num_classes', num_classes),
+                        ('roi_crop_size', roi_crop_size),
+                        ('num_sampled_rois', num_sampled_rois)):
+      if value < 1:
+        raise ValueError(f'{name} must be >= 1, got {value}')
+    if not 0.0 < dropout_keep_probability <= 1.0:
+      raise ValueError('dropout_keep_probability must be in (0, 1], got '
+                       f'{dropout_keep_probability}')
     self.feature_extractor = feature_extractor
     self.actor_detector = actor_detector
     self.actor_head = actor_head

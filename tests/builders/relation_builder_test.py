@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import config_validation
 from acrn_tf.builders import relation_builder
 from acrn_tf.protos import action_head_pb2
 from acrn_tf.protos import relation_pb2
@@ -91,17 +92,32 @@ def test_acrn_explicit_settings():
 
 
 @pytest.mark.parametrize('text,message', [
-    ('acrn {} gradient_multiplier: -1', 'gradient_multiplier must be >= 0'),
-    ('acrn {} scene_features { endpoint: "Mixed_9z" }',
-     r'scene_features\[0\].endpoint: unknown S3D-G endpoint'),
+    ('acrn {} gradient_multiplier: -1', 'gradient_multiplier: must be >= 0'),
+    ('acrn {} scene_features { endpoint: "Mixed_5c" }',
+     r'scene_features\[0\].endpoint: .Mixed_5c. is not produced'),
     ('acrn {} scene_features { scale: 0 }',
-     r'scene_features\[0\].scale must be > 0'),
-    ('santoro { num_units: 0 }', 'santoro.num_units must be >= 1'),
-    ('acrn { relation_channels: -2 }', 'acrn.relation_channels must be >= 0'),
+     r'scene_features\[0\].scale: must be > 0'),
+    ('santoro { num_units: 0 }', 'santoro.num_units: must be >= 1'),
+    ('acrn { relation_channels: -2 }', 'acrn.relation_channels: must be >= 0'),
 ])
-def test_bad_fields_are_named(text, message):
-  with pytest.raises(ValueError, match=message):
-    relation_builder.build_relation_module(_relation(text), _TINY_EXTRACTOR)
+def test_bad_fields_are_named_once_by_config_validation(text, message):
+  config = config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', 'synthetic', 'acrn_tiny.config'))
+  config.model.video_faster_rcnn.relation_module.CopyFrom(_relation(text))
+  with pytest.raises(config_validation.ConfigError, match=message):
+    config_validation.validate_pipeline(config, 'acrn_tiny.config')
+
+
+def test_layers_refuse_what_a_python_caller_gets_wrong():
+  with pytest.raises(ValueError, match='gradient_multiplier must be >= 0'):
+    relation_builder.build_relation_module(
+        _relation('acrn {} gradient_multiplier: -1'), _TINY_EXTRACTOR)
+  with pytest.raises(ValueError, match='num_units must be >= 1'):
+    relation_builder.build_relation_module(
+        _relation('santoro { num_units: 0 }'), _TINY_EXTRACTOR)
+  with pytest.raises(ValueError, match='scale of Mixed_4f must be > 0'):
+    relation_builder.build_relation_module(
+        _relation('acrn {} scene_features { scale: 0 }'), _TINY_EXTRACTOR)
 
 
 def test_paper_config_builds_shape_only():
