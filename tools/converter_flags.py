@@ -10,6 +10,14 @@ so that --help lists them) and defines only the flags of its input format.
 Converters that read a label map (AVA, generic csv) also call
 `define_label_map_flags()` at import.
 
+Exit status: 0 when every annotation row was written; 1 for an error or
+when nothing was written; 2 when records were written but keyframes were
+skipped (a missing video, a timestamp outside it, no valid box left, ...)
+or bad rows were left out of their keyframes (a box outside [0, 1] or
+empty, a label id outside the label map: only that row goes, with its own
+line cited, and the keyframe keeps its other boxes). The summary lists
+them; --allow_skipped makes status 2 a 0.
+
 Sharding: --num_shards is the total number of output files. To convert with
 several processes or machines, start --num_processes copies of the same
 command, each with its own --process_index in [0, num_processes): process p

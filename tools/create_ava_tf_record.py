@@ -18,13 +18,9 @@ acrn_tf/data/conversion/conversion.py for sharding and resuming). Rerunning
 the same command skips completed shards. Prints a progress bar and a
 summary.
 
-Exit status: 0 when every annotation row was written; 1 for an error or
-when nothing was written; 2 when records were written but keyframes were
-skipped (a missing video, a timestamp outside it, no valid box left, ...)
-or bad rows were left out of their keyframes (a box outside [0, 1] or
-empty, a label id outside the label map: only that row goes, with its own
-line cited, and the keyframe keeps its other boxes). The summary lists
-them; --allow_skipped makes status 2 a 0.
+Exit status: 0 when every row was written, 2 when rows were skipped (the
+summary lists them; --allow_skipped makes it 0), 1 for an error: see
+tools/converter_flags.py.
 
 Sharding (--num_shards, --num_processes, --process_index) and the clip
 flags are those of every converter: see tools/converter_flags.py.
