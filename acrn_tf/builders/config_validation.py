@@ -257,8 +257,13 @@ def _validate_train(check, train, path):
   check.at_least(f'{path}.summary_every_n', train.summary_every_n, 1)
   check.at_least(f'{path}.steps_per_loop', train.steps_per_loop, 1)
   # Checkpoints and summaries are written between loops of steps_per_loop
-  # steps, so only multiples of it fall where they are asked for.
+  # steps, so only multiples of it fall where they are asked for (orbit
+  # refuses other summary intervals; an interval checkpoint never due before
+  # the last step does not matter).
   for field in ('checkpoint_every_n', 'summary_every_n'):
+    if field == 'checkpoint_every_n' and (
+        0 < train.num_steps <= train.checkpoint_every_n):
+      continue
     if getattr(train, field) % train.steps_per_loop:
       check.fail(f'{path}.{field}', f'must be a multiple of '
                  f'{path}.steps_per_loop ({train.steps_per_loop}): they are '
