@@ -23,8 +23,9 @@ Writes to --output_dir:
 --heatmap_frames_dir also saves the rendered keyframes as PNGs.
 
 Keyframes: every --keyframe_every frames or --keyframes_per_second (one per
-second when neither is given); the model's clip (frames_per_clip frames at
-its frame_stride) is centred on each. A progress line on stderr shows the
+second when neither is given); the model's clip (frames_per_clip frames,
+one every frame_stride video frames, from its pipeline.config) is centred
+on each. A progress line on stderr shows the
 keyframes done and the time left. Bad input (a missing or unreadable video,
 one shorter than a clip, a model directory without a serving signature)
 prints one line and exits with status 1.

@@ -5,7 +5,11 @@ a training checkpoint, and writes to the output directory:
 
   saved_model/      the SavedModel (version it for TensorFlow Serving by
                     copying it to `<model_base_path>/<version>/`)
-  pipeline.config   the config the model was built from
+  pipeline.config   the config the model was built from; its eval input
+                    reader's frames_per_clip and frame_stride (video
+                    frames) are the clip the model takes, checked against
+                    the training job's pipeline.config beside the
+                    checkpoint
   label_map.pbtxt   the model's classes, in the `item {}` form
 
 The `serving_default` signature takes the input of `serving_inputs` and
@@ -162,7 +166,8 @@ def export_inference_graph(input_type: str,
                            config: pipeline_pb2.TrainEvalPipelineConfig,
                            trained_checkpoint: str,
                            output_directory: str,
-                           max_image_size: Optional[int] = None
+                           max_image_size: Optional[int] = None,
+                           config_path: str = 'pipeline config'
                            ) -> ExportResult:
   """Builds, restores and writes the SavedModel, config and label map.
 
@@ -173,6 +178,7 @@ def export_inference_graph(input_type: str,
     output_directory: created if needed; `saved_model/` in it is replaced.
     max_image_size: the largest frame side the signature accepts (default
       8 x the model's input size).
+    config_path: the config's file, named in errors.
 
   Returns:
     `ExportResult`.
@@ -180,9 +186,12 @@ def export_inference_graph(input_type: str,
   Raises:
     ExportError: no checkpoint, or one without this model's variables.
     serving_inputs.ServingInputError: an input type the model cannot take.
+    config_util.ConfigError: a clip (frames_per_clip, frame_stride) other
+      than the one in the pipeline.config beside the checkpoint.
   """
   spec = input_spec_for(config, input_type, max_image_size)
   checkpoint_path = resolve_checkpoint(trained_checkpoint)
+  train_lib.check_trained_clip(config, config_path, checkpoint_path)
   model = train_lib.build_model(config, _input_reader(config),
                                 is_training=False)
   _restore(model, checkpoint_path)

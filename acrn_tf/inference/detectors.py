@@ -347,7 +347,9 @@ class CheckpointDetector(Detector):
 
     Raises:
       DetectorError: no checkpoint there, or one that lacks the model's
-        variables; config_util.ConfigError for a bad config.
+        variables; config_util.ConfigError for a bad config, or one whose
+        clip differs from the training job's pipeline.config beside the
+        checkpoint.
     """
     # Deferred: building models pulls in the training stack, which an export
     # does not need.
@@ -356,6 +358,8 @@ class CheckpointDetector(Detector):
     config = config_util.read_pipeline_config(pipeline_config_path)
     reader = _eval_reader(config, pipeline_config_path)
     self.checkpoint_path = _resolve_checkpoint(checkpoint_path)
+    train_lib.check_trained_clip(config, pipeline_config_path,
+                                 self.checkpoint_path)
     num_classes = config.model.video_faster_rcnn.action_head.num_classes
     try:
       label_map = train_lib.model_label_map(config)
