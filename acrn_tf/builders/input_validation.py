@@ -123,10 +123,10 @@ def _check_clip(source, path, reader, summary):
   except ValueError:
     raise ConfigError(
         f'{source}: {path}.frame_stride is {stride} (video frames between '
-        f'clip frames) but {stored}: the reader cannot take every '
-        f'{stride}-th video frame from them. Set frame_stride to a multiple '
-        f'of {summary.frame_stride}, or convert the records with '
-        f'--frame_stride dividing {stride}') from None
+        f'clip frames) but {stored}: the clip\'s frames are not among the '
+        f'stored ones. Set frame_stride to a multiple of '
+        f'{summary.frame_stride}, or convert the records with a '
+        f'--frame_stride that divides {stride}') from None
   center = clip_sampling.sampled_keyframe_index(frames)
   before, after = center * step, (frames - 1 - center) * step
   have_before = summary.keyframe_index

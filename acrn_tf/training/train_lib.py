@@ -115,6 +115,10 @@ def _eval_reader(config, options: JobOptions):
     reader.sample_1_of_n_examples = options.sample_1_of_n_eval_examples
   reader.num_epochs = 1
   reader.shuffle = False
+  # In file order: parallel decoding may otherwise hand the examples over in
+  # another order, and eval_config.num_examples would then evaluate other
+  # keyframes from one evaluation to the next.
+  reader.deterministic = True
   return reader
 
 
@@ -146,11 +150,11 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   if train_config.num_steps < 1:
     raise ValueError('train_config.num_steps must be >= 1 to train, got '
                      f'{train_config.num_steps}')
+  if _already_trained(model_dir, train_config.num_steps):
+    return {}
   warning = config_validation.stale_batch_norm_warning(config)
   if warning:
     logging.warning('%s', warning)
-  if _already_trained(model_dir, train_config.num_steps):
-    return {}
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is not None:  # resuming: the clip must be the one trained on
     check_trained_clip(config, options.config_path, latest)
