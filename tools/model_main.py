@@ -13,8 +13,9 @@ Evaluate every checkpoint that a separate training job writes:
     --model_dir workspace/models/acrn_tiny/eval_job \
     --checkpoint_dir workspace/models/acrn_tiny [--eval_timeout 600]
 
-Evaluate one checkpoint and exit: --checkpoint_dir workspace/models/acrn_tiny/ckpt-300.
---num_train_steps stretches the config's cosine schedule to the new length.
+Evaluate one checkpoint and exit:
+--checkpoint_dir workspace/models/acrn_tiny/ckpt-300. --num_train_steps
+stretches the config's cosine schedule to the new length.
 
 On several machines set TF_CONFIG on each (MultiWorkerMirroredStrategy) and
 pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME.

@@ -64,15 +64,10 @@ def validate_inputs(config: pipeline_pb2.TrainEvalPipelineConfig,
     ConfigError: the first disagreement, naming both sides.
     dataset_builder.InputFilesNotFoundError: a reader matches no file.
   """
+  readers = list(readers)
+  validate_label_maps(config, source, readers)
   head = config.model.video_faster_rcnn.action_head
   head_path = 'model.video_faster_rcnn.action_head'
-  label_maps = [(f'{path}.label_map_path', reader.label_map_path)
-                for path, reader in readers]
-  if config.eval_config.label_map_path:
-    label_maps.append(('eval_config.label_map_path',
-                       config.eval_config.label_map_path))
-  for field, path in label_maps:
-    _check_label_map(source, field, path, head.num_classes, head_path)
   for path, reader in readers:
     files = dataset_builder.expand_input_paths(
         reader.tf_record_input_reader.input_path)
@@ -97,6 +92,26 @@ def validate_inputs(config: pipeline_pb2.TrainEvalPipelineConfig,
           f'per actor) but {summary.path} has boxes with '
           f'{summary.max_labels_per_box} labels '
           f'({_keys.box_label_count!r}): use MULTI_LABEL')
+
+
+def validate_label_maps(config: pipeline_pb2.TrainEvalPipelineConfig,
+                        source: str, readers: Iterable) -> None:
+  """Checks that every label map of `readers` has num_classes classes.
+
+  eval_config.label_map_path, when set, is checked too.
+
+  Raises:
+    ConfigError: a missing label map, or one of another size.
+  """
+  head = config.model.video_faster_rcnn.action_head
+  label_maps = [(f'{path}.label_map_path', reader.label_map_path)
+                for path, reader in readers]
+  if config.eval_config.label_map_path:
+    label_maps.append(('eval_config.label_map_path',
+                       config.eval_config.label_map_path))
+  for field, path in label_maps:
+    _check_label_map(source, field, path, head.num_classes,
+                     'model.video_faster_rcnn.action_head')
 
 
 def _check_label_map(source, field, path, num_classes, head_path):

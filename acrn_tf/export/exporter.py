@@ -35,6 +35,7 @@ from absl import logging
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import input_validation
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
@@ -187,11 +188,15 @@ def export_inference_graph(input_type: str,
     ExportError: no checkpoint, or one without this model's variables.
     serving_inputs.ServingInputError: an input type the model cannot take.
     config_util.ConfigError: a clip (frames_per_clip, frame_stride) other
-      than the one in the pipeline.config beside the checkpoint.
+      than the one in the pipeline.config beside the checkpoint, or a
+      label map without num_classes classes.
   """
   spec = input_spec_for(config, input_type, max_image_size)
   checkpoint_path = resolve_checkpoint(trained_checkpoint)
   train_lib.check_trained_clip(config, config_path, checkpoint_path)
+  input_validation.validate_label_maps(
+      config, config_path, input_validation.readers_of(
+          config, train=not config.eval_input_reader, evaluate=True))
   model = train_lib.build_model(config, _input_reader(config),
                                 is_training=False)
   _restore(model, checkpoint_path)

@@ -71,7 +71,7 @@ class IntervalCheckpointManager(tf.train.CheckpointManager):
     super().__init__(*args, **kwargs)
     latest = self.latest_checkpoint
     # A resumed job continues from its last checkpoint's multiple.
-    self._saved_multiple = (_checkpoint_number(latest) // self._interval()
+    self._saved_multiple = (step_from_name(latest) // self._interval()
                             if latest and self._interval() else 0)
 
   def _interval(self):
@@ -92,7 +92,7 @@ class IntervalCheckpointManager(tf.train.CheckpointManager):
     return path
 
 
-def _checkpoint_number(path: str) -> int:
+def step_from_name(path: str) -> int:
   """N of a `.../ckpt-N` prefix (0 when it has none)."""
   suffix = path.rsplit('-', 1)[-1]
   return int(suffix) if suffix.isdigit() else 0

@@ -158,13 +158,15 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is not None:  # resuming: the clip must be the one trained on
     check_trained_clip(config, options.config_path, latest)
+  # The strategy first: MultiWorkerMirroredStrategy must configure the
+  # runtime before anything else touches it (reading records does; the
+  # checks above read files only).
+  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
+                                         options.num_workers)
+  # Before any model is built.
   input_validation.validate_inputs(
       config, options.config_path, input_validation.readers_of(
           config, train=True, evaluate=options.eval_every_n_steps > 0))
-  # The strategy first: MultiWorkerMirroredStrategy must configure the
-  # runtime before anything else touches it.
-  strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
-                                         options.num_workers)
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   tf_keras.utils.set_random_seed(train_config.seed)
@@ -241,12 +243,14 @@ def _already_trained(model_dir: str, num_steps: int) -> bool:
 
   Checked before anything is built: restoring a finished training into a
   model that then runs no step leaves the optimizer's slots unrestored, and
-  TensorFlow warns about every one of them.
+  TensorFlow warns about every one of them. The step is read from the
+  checkpoint's name (training saves ckpt-<step>): opening the checkpoint
+  would start the runtime before the distribution strategy configures it.
   """
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is None:
     return False
-  step = _checkpoint_step(latest)
+  step = checkpoints.step_from_name(latest)
   if step < num_steps:
     return False
   logging.info('Nothing to train: %s is at step %d and train_config.num_steps '
