@@ -134,7 +134,8 @@ def _check_clip(source, path, reader, summary):
             f'({_keys.num_frames!r}) every {summary.frame_stride} video '
             f'frames ({_keys.frame_stride!r})')
   try:
-    step = clip_sampling.stored_frame_step(stride, summary.frame_stride)
+    step = (1 if frames == 1 else  # a one-frame clip has no stride
+            clip_sampling.stored_frame_step(stride, summary.frame_stride))
   except ValueError:
     raise ConfigError(
         f'{source}: {path}.frame_stride is {stride} (video frames between '

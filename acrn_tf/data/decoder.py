@@ -156,8 +156,10 @@ class SequenceExampleDecoder:
     The record's `clip/frame_stride` (video frames between stored frames)
     must divide the reader's frame_stride (video frames between sampled
     frames), so that the sampled clip spans the video frames the reader,
-    the export and inference agree on.
+    the export and inference agree on. A one-frame clip has no stride.
     """
+    if self._frames_per_clip == 1:
+      return 1
     stored_stride = tf.cast(context[_keys.frame_stride], tf.int32)
     check = tf.debugging.Assert(
         tf.logical_and(

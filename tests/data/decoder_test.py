@@ -128,6 +128,10 @@ def test_a_record_stride_that_does_not_divide_the_readers_is_refused():
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match=r"'clip/frame_stride'.*frame_stride 1.*\n?.*5"):
     example_decoder.decode(tf.constant(record))
+  # A one-frame clip (check_records reads boxes and labels so) has no stride.
+  one_frame = decoder.SequenceExampleDecoder(fx.LABEL_IDS, frames_per_clip=1)
+  out = one_frame.decode(tf.constant(record))
+  assert out[fields.frames].shape[0] == 1
 
 
 def test_missing_flow_with_use_flow_names_the_keys():
