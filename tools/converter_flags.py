@@ -50,7 +50,9 @@ FRAMES_PER_CLIP = flags.DEFINE_integer(
     'frames_per_clip', 20, 'Frames stored per keyframe (keyframe at '
     'index frames_per_clip // 2).')
 FRAME_STRIDE = flags.DEFINE_integer(
-    'frame_stride', 1, 'Video frames between two stored frames.')
+    'frame_stride', 1, 'Video frames between two stored frames (recorded as '
+    'clip/frame_stride; the pipeline config\'s frame_stride, in video '
+    'frames, must be a multiple of it).')
 SHORTER_SIDE = flags.DEFINE_integer(
     'shorter_side', 0, 'Resize frames to this shorter side in pixels '
     '(0 keeps the frames\' size).')

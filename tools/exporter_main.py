@@ -65,7 +65,8 @@ def run(argv):
         _PIPELINE_CONFIG_PATH.value, _CONFIG_OVERRIDE.value, _OVERRIDE.value)
     result = exporter.export_inference_graph(
         _INPUT_TYPE.value, config, _TRAINED_CHECKPOINT_DIR.value,
-        _OUTPUT_DIRECTORY.value, _MAX_IMAGE_SIZE.value)
+        _OUTPUT_DIRECTORY.value, _MAX_IMAGE_SIZE.value,
+        config_path=_PIPELINE_CONFIG_PATH.value)
   except (ValueError, OSError, label_map_util.LabelMapError) as e:
     print(f'exporter_main: {e}', file=sys.stderr)
     sys.exit(1)
@@ -74,7 +75,8 @@ def run(argv):
         f'  SavedModel:  {result.saved_model_dir}\n'
         f'  config:      {result.pipeline_config_path}\n'
         f'  label map:   {result.label_map_path}\n'
-        f'  input:       {spec.input_type}, {spec.frames_per_clip} frames, '
+        f'  input:       {spec.input_type}, {spec.frames_per_clip} frames '
+        f'every {spec.frame_stride} video frames, '
         f'resized to {spec.image_size[0]}x{spec.image_size[1]}, at most '
         f'{spec.max_image_size} px a side'
         f'{", with flow" if spec.use_flow else ""}\n'

@@ -37,9 +37,10 @@ Writes to --output_dir:
 
 Keyframes: every --keyframe_every frames, --keyframes_per_second, or the
 times --keyframes_csv gives for this video (one per second when none is
-given); the model's clip (frames_per_clip frames at its frame_stride) is
-centred on each. A progress line on stderr shows the keyframes done and
-the time left. Bad input (a missing or unreadable video,
+given); the model's clip (frames_per_clip frames, one every frame_stride
+video frames, from its pipeline.config) is centred on each. A progress
+line on stderr shows the keyframes done and the time left. Bad input (a
+missing or unreadable video,
 one shorter than a clip, a model directory without a serving signature)
 prints one line and exits with status 1.
 """

@@ -13,6 +13,10 @@ Evaluate every checkpoint that a separate training job writes:
     --model_dir workspace/models/acrn_tiny/eval_job \
     --checkpoint_dir workspace/models/acrn_tiny [--eval_timeout 600]
 
+Evaluate one checkpoint and exit:
+--checkpoint_dir workspace/models/acrn_tiny/ckpt-300. --num_train_steps
+stretches the config's cosine schedule to the new length.
+
 On several machines set TF_CONFIG on each (MultiWorkerMirroredStrategy) and
 pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME.
 """
@@ -34,10 +38,13 @@ flags.DEFINE_string('pipeline_config_path', None, 'Path to a pipeline.config.')
 flags.DEFINE_string('model_dir', None,
                     'Where checkpoints, summaries and the merged config go.')
 flags.DEFINE_string('checkpoint_dir', None,
-                    'Given: evaluation only, of each checkpoint that appears '
-                    'in this directory.')
+                    'Given: evaluation only. A checkpoint prefix (DIR/ckpt-N) '
+                    'is evaluated once; a training model_dir has each '
+                    'checkpoint evaluated as it appears. A path without a '
+                    'checkpoint is an error.')
 flags.DEFINE_integer('num_train_steps', None,
-                     'Overrides train_config.num_steps.')
+                     'Overrides train_config.num_steps and stretches the '
+                     'cosine learning-rate schedule to it.')
 flags.DEFINE_integer('sample_1_of_n_eval_examples', 1,
                      'Evaluate every n-th eval example.')
 flags.DEFINE_integer('eval_timeout', 3600,
@@ -79,7 +86,8 @@ def run(argv=None):
       num_workers=FLAGS.num_workers,
       sample_1_of_n_eval_examples=FLAGS.sample_1_of_n_eval_examples,
       eval_timeout=FLAGS.eval_timeout,
-      eval_every_n_steps=FLAGS.eval_every_n_steps)
+      eval_every_n_steps=FLAGS.eval_every_n_steps,
+      config_path=FLAGS.pipeline_config_path)
   if FLAGS.checkpoint_dir:
     return train_lib.evaluate_continuously(config, FLAGS.checkpoint_dir,
                                            FLAGS.model_dir, options)

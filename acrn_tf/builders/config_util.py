@@ -9,6 +9,7 @@ import os
 import tempfile
 from typing import Iterable, Optional
 
+from absl import logging
 from google.protobuf import descriptor
 from google.protobuf import text_format
 
@@ -196,14 +197,79 @@ def validate(config: pipeline_pb2.TrainEvalPipelineConfig,
   config_validation.validate_pipeline(config, source)
 
 
+_SCHEDULE_STEPS = ('total_steps', 'warmup_steps', 'hold_base_rate_steps')
+
+
+def _cosine_schedule(config):
+  """The cosine_decay_learning_rate message, or None."""
+  rate = config.train_config.optimizer.momentum_optimizer.learning_rate
+  if rate.WhichOneof('learning_rate') != 'cosine_decay_learning_rate':
+    return None
+  return rate.cosine_decay_learning_rate
+
+
+def _schedule_steps(config):
+  cosine = _cosine_schedule(config)
+  steps = [getattr(cosine, f) for f in _SCHEDULE_STEPS] if cosine else []
+  return [config.train_config.num_steps] + steps
+
+
+def stretch_schedule(config: pipeline_pb2.TrainEvalPipelineConfig,
+                     length: int) -> None:
+  """Stretches the cosine schedule in place from `length` steps to num_steps.
+
+  total_steps becomes train_config.num_steps; warmup_steps and
+  hold_base_rate_steps keep their share of the schedule (rounded), so the
+  learning rate at step k of the new run is the old one at step
+  k * length / num_steps.
+  """
+  cosine = _cosine_schedule(config)
+  num_steps = config.train_config.num_steps
+  if cosine is None or num_steps < 1 or length < 1:
+    return
+  factor = num_steps / length
+  cosine.total_steps = num_steps
+  cosine.warmup_steps = min(int(round(cosine.warmup_steps * factor)),
+                            num_steps)
+  cosine.hold_base_rate_steps = min(
+      int(round(cosine.hold_base_rate_steps * factor)),
+      num_steps - cosine.warmup_steps)
+
+
 def load_pipeline_config(path: str,
                          config_override: Optional[str] = None,
                          overrides: Iterable[str] = (),
                          ) -> pipeline_pb2.TrainEvalPipelineConfig:
-  """Reads `path`, applies both kinds of override, validates; returns it."""
+  """Reads `path`, applies both kinds of override, validates; returns it.
+
+  An override of train_config.num_steps (e.g. model_main's
+  --num_train_steps) stretches a cosine schedule that ended with the file's
+  training to end with the new one (`stretch_schedule`; warmup_steps or
+  hold_base_rate_steps given as overrides keep the given value). With
+  total_steps overridden too, or a file whose schedule and num_steps
+  disagree, nothing is stretched and validation judges the values.
+  """
   config = read_pipeline_config(path)
+  before = _schedule_steps(config)
   merge_text_override(config, config_override or '')
   apply_key_value_overrides(config, overrides)
+  after = _schedule_steps(config)
+  if len(before) == len(after) > 1 and before[1] == after[1] and (
+      after[0] not in (0, before[0])):
+    length = before[0] or before[1]
+    if length == before[1]:
+      cosine = _cosine_schedule(config)
+      given = {field: getattr(cosine, field)
+               for field, old, new in zip(_SCHEDULE_STEPS[1:], before[2:],
+                                          after[2:]) if old != new}
+      stretch_schedule(config, length)
+      for field, value in given.items():
+        setattr(cosine, field, value)
+      logging.info('train_config.num_steps %d: the learning-rate schedule '
+                   'is stretched from %d to %d steps (%s)', after[0], length,
+                   after[0], ', '.join(
+                       f'{f} {v}' for f, v in zip(
+                           _SCHEDULE_STEPS, _schedule_steps(config)[1:])))
   validate(config, source=path)
   return config
 

@@ -24,8 +24,47 @@ _FEATURE_ENDPOINTS = S3DG_ENDPOINTS[:S3DG_ENDPOINTS.index('Mixed_4f') + 1]
 RESNET_MODEL_IDS = (10, 18, 26, 34, 50, 101, 152, 200)
 
 
+# The input reader fields that define a clip: frames_per_clip frames every
+# frame_stride video frames. Training, evaluation, export and inference all
+# read them from the pipeline config; see `check_same_clip`.
+CLIP_FIELDS = ('frames_per_clip', 'frame_stride')
+
+
 class ConfigError(ValueError):
   """A pipeline config that cannot be parsed or cannot work."""
+
+
+def check_same_clip(config: pipeline_pb2.TrainEvalPipelineConfig,
+                    source: str,
+                    trained: pipeline_pb2.TrainEvalPipelineConfig,
+                    trained_source: str) -> None:
+  """Refuses a config whose clip differs from the one a model was trained on.
+
+  Args:
+    config: the config given to an evaluation, export or inference.
+    source: its file.
+    trained: the config the training job saved beside its checkpoints.
+    trained_source: that file.
+
+  Raises:
+    ConfigError: naming both files, the field and both values.
+  """
+  readers = [('train_input_reader', config.train_input_reader)]
+  readers += [(f'eval_input_reader[{i}]', r)
+              for i, r in enumerate(config.eval_input_reader)]
+  for path, reader in readers:
+    if not reader.ByteSize():
+      continue
+    for field in CLIP_FIELDS:
+      mine = getattr(reader, field)
+      theirs = getattr(trained.train_input_reader, field)
+      if mine != theirs:
+        raise ConfigError(
+            f'{source}: {path}.{field} is {mine} but the model was trained '
+            f'with train_input_reader.{field} {theirs} ({trained_source}): '
+            'a clip is frames_per_clip frames every frame_stride video '
+            'frames, the same in training, evaluation, export and '
+            'inference; use the training config\'s values')
 
 
 class _Checker:
@@ -83,11 +122,14 @@ def validate_pipeline(config: pipeline_pb2.TrainEvalPipelineConfig,
     _validate_input_reader(check, reader, reader_path, model)
     train = config.train_input_reader
     # F is flattened by a t x 1 x 1 convolution whose t follows the clip
-    # length, so training and evaluation clips must have the same length.
-    if reader.frames_per_clip != train.frames_per_clip:
-      check.fail(f'{reader_path}.frames_per_clip',
-                 f'must equal train_input_reader.frames_per_clip '
-                 f'({train.frames_per_clip}), got {reader.frames_per_clip}')
+    # length, and the model learns motion over the clip's time span, so
+    # training and evaluation clips must be the same (the exporter and
+    # inference take the eval reader's).
+    for field in CLIP_FIELDS:
+      if getattr(reader, field) != getattr(train, field):
+        check.fail(f'{reader_path}.{field}',
+                   f'must equal train_input_reader.{field} '
+                   f'({getattr(train, field)}), got {getattr(reader, field)}')
   _validate_eval(check, config.eval_config, 'eval_config')
 
 
@@ -269,6 +311,19 @@ def _validate_train(check, train, path, model):
   check.at_least(f'{path}.max_to_keep', train.max_to_keep, 1)
   check.at_least(f'{path}.summary_every_n', train.summary_every_n, 1)
   check.at_least(f'{path}.steps_per_loop', train.steps_per_loop, 1)
+  # Checkpoints and summaries are written between loops of steps_per_loop
+  # steps, so only multiples of it fall where they are asked for (orbit
+  # refuses other summary intervals; an interval checkpoint never due before
+  # the last step does not matter).
+  for field in ('checkpoint_every_n', 'summary_every_n'):
+    if field == 'checkpoint_every_n' and (
+        0 < train.num_steps <= train.checkpoint_every_n):
+      continue
+    if getattr(train, field) % train.steps_per_loop:
+      check.fail(f'{path}.{field}', f'must be a multiple of '
+                 f'{path}.steps_per_loop ({train.steps_per_loop}): they are '
+                 f'written between loops of that many steps; got '
+                 f'{getattr(train, field)}')
   has_path = bool(train.fine_tune_checkpoint)
   has_type = (train.fine_tune_checkpoint_type !=
               train_pb2.TrainConfig.UNSPECIFIED)
@@ -329,6 +384,16 @@ def _validate_train(check, train, path, model):
       check.fail(f'{cpath}.warmup_learning_rate', f'must be <= '
                  f'learning_rate_base ({cosine.learning_rate_base}), got '
                  f'{cosine.warmup_learning_rate}')
+    if train.num_steps and train.num_steps != cosine.total_steps:
+      ending = ('stop before the learning rate has decayed'
+                if train.num_steps < cosine.total_steps else
+                f'run {train.num_steps - cosine.total_steps} steps at '
+                'learning rate 0 after the decay ends')
+      check.fail(f'{cpath}.total_steps', f'is {cosine.total_steps} but '
+                 f'{path}.num_steps is {train.num_steps}: training would '
+                 f'{ending}. Make them equal (model_main --num_train_steps '
+                 'rescales the schedule), or set num_steps to 0 to train '
+                 'to total_steps')
 
 
 def _validate_input_reader(check, reader, path, model):

@@ -5,7 +5,11 @@ a training checkpoint, and writes to the output directory:
 
   saved_model/      the SavedModel (version it for TensorFlow Serving by
                     copying it to `<model_base_path>/<version>/`)
-  pipeline.config   the config the model was built from
+  pipeline.config   the config the model was built from; its eval input
+                    reader's frames_per_clip and frame_stride (video
+                    frames) are the clip the model takes, checked against
+                    the training job's pipeline.config beside the
+                    checkpoint
   label_map.pbtxt   the model's classes, in the `item {}` form
 
 The `serving_default` signature takes the input of `serving_inputs` and
@@ -31,6 +35,7 @@ from absl import logging
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import input_validation
 from acrn_tf.builders import model_builder
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
@@ -143,7 +148,8 @@ def export_inference_graph(input_type: str,
                            config: pipeline_pb2.TrainEvalPipelineConfig,
                            trained_checkpoint: str,
                            output_directory: str,
-                           max_image_size: Optional[int] = None
+                           max_image_size: Optional[int] = None,
+                           config_path: str = 'pipeline config'
                            ) -> ExportResult:
   """Builds, restores and writes the SavedModel, config and label map.
 
@@ -154,6 +160,7 @@ def export_inference_graph(input_type: str,
     output_directory: created if needed; `saved_model/` in it is replaced.
     max_image_size: the largest frame side the signature accepts (default
       8 x the model's input size).
+    config_path: the config's file, named in errors.
 
   Returns:
     `ExportResult`.
@@ -162,10 +169,17 @@ def export_inference_graph(input_type: str,
     checkpoint_paths.CheckpointNotFoundError: no checkpoint there.
     ExportError: a checkpoint without this model's variables.
     serving_inputs.ServingInputError: an input type the model cannot take.
+    config_util.ConfigError: a clip (frames_per_clip, frame_stride) other
+      than the one in the pipeline.config beside the checkpoint, or a
+      label map without num_classes classes.
   """
   spec = input_spec_for(config, input_type, max_image_size)
   checkpoint_path = checkpoint_paths.resolve(trained_checkpoint,
                                              'trained_checkpoint_dir')
+  input_validation.check_trained_clip(config, config_path, checkpoint_path)
+  input_validation.validate_label_maps(
+      config, config_path, input_validation.readers_of(
+          config, train=not config.eval_input_reader, evaluate=True))
   model = model_builder.build_with_variables(
       config, config_util.eval_input_reader(config, fall_back_to_train=True),
       is_training=False)

@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import input_validation
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields
 from acrn_tf.data import label_map_util
@@ -351,7 +352,8 @@ class CheckpointDetector(Detector):
     Raises:
       checkpoint_paths.CheckpointNotFoundError: no checkpoint there.
       DetectorError: a checkpoint that lacks the model's variables.
-      config_util.ConfigError: a bad config.
+      config_util.ConfigError: a bad config, or one whose clip differs from
+        the training job's pipeline.config beside the checkpoint.
     """
     # Deferred: building models pulls in the model stack (Model Garden),
     # which a SavedModel does not need.
@@ -362,6 +364,8 @@ class CheckpointDetector(Detector):
                                            fall_back_to_train=True)
     self.checkpoint_path = checkpoint_paths.resolve(checkpoint_path,
                                                     'checkpoint')
+    input_validation.check_trained_clip(config, pipeline_config_path,
+                                        self.checkpoint_path)
     num_classes = config.model.video_faster_rcnn.action_head.num_classes
     try:
       label_map = model_builder.model_label_map(config)

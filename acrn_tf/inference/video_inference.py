@@ -276,10 +276,12 @@ def run_inference(detector: detectors.Detector, video_path: str,
           reader.info.fps), float(timestamp))
     os.makedirs(options.output_dir, exist_ok=True)
     logging.info('%s: %d frames at %g fps, %d keyframes in frames %d..%d, '
-                 'clips of %d frames every %d', video_path,
-                 reader.info.num_frames, reader.info.fps, total,
+                 'clips of %d frames every %d video frames (%.2f s)',
+                 video_path, reader.info.num_frames, reader.info.fps, total,
                  stream.plan.start_frame, stream.plan.stop_frame - 1,
-                 stream_opts.frames_per_clip, stream_opts.frame_stride)
+                 stream_opts.frames_per_clip, stream_opts.frame_stride,
+                 (stream_opts.frames_per_clip - 1) * stream_opts.frame_stride /
+                 reader.info.fps)
     renderer = rendering.VideoRenderer(
         video_out, reader.info.fps, stream.plan.keyframe_numbers,
         detector.label_map, min_score=options.min_score,

@@ -1,17 +1,25 @@
 """model_main's jobs: train, evaluate continuously, train and evaluate.
 
 A job is a pipeline config and a model directory, as in the OD API:
-  * `train`: builds the strategy, the input, the model and the optimizer,
-    restores the latest checkpoint of model_dir (model, optimizer, step and
-    the input iterator's position) or else warm-starts from
-    `fine_tune_checkpoint` or the `warm_start_source`s, and runs orbit's
-    Controller to `num_steps`, saving a checkpoint every `checkpoint_every_n` steps (keeping
-    `max_to_keep`) and TensorBoard summaries every `summary_every_n`;
-    with `eval_every_n_steps` it evaluates in the same process too.
-  * `evaluate_continuously`: evaluates every checkpoint that appears in a
-    directory (written by a separate training job) until `eval_timeout`
-    seconds pass without a new one or the last step is evaluated.
-The merged pipeline config is written to model_dir beside the checkpoints.
+  * `train`: checks the config against its label maps and records
+    (`input_validation`), builds the strategy, the input, the model and
+    the optimizer, restores the latest checkpoint of model_dir (model,
+    optimizer, step and the input iterator's position) or else
+    warm-starts from `fine_tune_checkpoint` or the `warm_start_source`s,
+    and runs orbit's Controller to
+    `num_steps`, saving a checkpoint at every multiple of
+    `checkpoint_every_n` (keeping `max_to_keep`) and TensorBoard summaries
+    every `summary_every_n`; with `eval_every_n_steps` it evaluates in the
+    same process too. A model_dir already trained to `num_steps` is left
+    as it is, without building anything.
+  * `evaluate_continuously`: given a checkpoint prefix, evaluates it once;
+    given a directory, evaluates every checkpoint that appears in it
+    (written by a separate training job) until `eval_timeout` seconds pass
+    without a new one or the last step is evaluated. A path without a
+    checkpoint is an error.
+The merged pipeline config is written to model_dir beside the checkpoints;
+evaluation, export and inference refuse a config whose clip differs from it
+(`input_validation.check_trained_clip`).
 """
 
 import dataclasses
@@ -26,8 +34,10 @@ import tf_keras
 from acrn_tf.builders import config_util
 from acrn_tf.builders import config_validation
 from acrn_tf.builders import dataset_builder
+from acrn_tf.builders import input_validation
 from acrn_tf.builders import model_builder
 from acrn_tf.builders import optimizer_builder
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.training import checkpoints
@@ -50,6 +60,7 @@ class JobOptions:
     sample_1_of_n_eval_examples: evaluate every n-th example.
     eval_timeout: seconds the continuous evaluator waits for a checkpoint.
     eval_every_n_steps: in `train`, evaluate every this many steps (0: no).
+    config_path: the pipeline config's file, named in errors.
   """
   use_tpu: bool = False
   tpu_name: str = ''
@@ -57,6 +68,7 @@ class JobOptions:
   sample_1_of_n_eval_examples: int = 1
   eval_timeout: float = 3600.0
   eval_every_n_steps: int = 0
+  config_path: str = 'pipeline config'
 
 
 def _eval_reader(config, options: JobOptions):
@@ -67,6 +79,10 @@ def _eval_reader(config, options: JobOptions):
     reader.sample_1_of_n_examples = options.sample_1_of_n_eval_examples
   reader.num_epochs = 1
   reader.shuffle = False
+  # In file order: parallel decoding may otherwise hand the examples over in
+  # another order, and eval_config.num_examples would then evaluate other
+  # keyframes from one evaluation to the next.
+  reader.deterministic = True
   return reader
 
 
@@ -99,13 +115,24 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   if train_config.num_steps < 1:
     raise ValueError('train_config.num_steps must be >= 1 to train, got '
                      f'{train_config.num_steps}')
+  if _already_trained(model_dir, train_config.num_steps):
+    return {}
   warning = config_validation.stale_batch_norm_warning(config)
   if warning:
     logging.warning('%s', warning)
+  latest = tf.train.latest_checkpoint(model_dir)
+  if latest is not None:  # resuming: the clip must be the one trained on
+    input_validation.check_trained_clip(config, options.config_path,
+                                       latest)
   # The strategy first: MultiWorkerMirroredStrategy must configure the
-  # runtime before anything else touches it.
+  # runtime before anything else touches it (reading records does; the
+  # checks above read files only).
   strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
                                          options.num_workers)
+  # Before any model is built.
+  input_validation.validate_inputs(
+      config, options.config_path, input_validation.readers_of(
+          config, train=True, evaluate=options.eval_every_n_steps > 0))
   if train_config.deterministic:
     tf.config.experimental.enable_op_determinism()
   tf_keras.utils.set_random_seed(train_config.seed)
@@ -135,7 +162,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
                       'job reads its input from the start of its seeded '
                       'order.', type(strategy).__name__)
     checkpoint = tf.train.Checkpoint(**state)
-    manager = tf.train.CheckpointManager(
+    manager = checkpoints.IntervalCheckpointManager(
         checkpoint, own_dir, max_to_keep=train_config.max_to_keep or 7,
         step_counter=optimizer.iterations,
         checkpoint_interval=train_config.checkpoint_every_n or None)
@@ -181,6 +208,27 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   return {}
 
 
+def _already_trained(model_dir: str, num_steps: int) -> bool:
+  """Whether model_dir's latest checkpoint is at num_steps or beyond (logged).
+
+  Checked before anything is built: restoring a finished training into a
+  model that then runs no step leaves the optimizer's slots unrestored, and
+  TensorFlow warns about every one of them. The step is read from the
+  checkpoint's name (training saves ckpt-<step>): opening the checkpoint
+  would start the runtime before the distribution strategy configures it.
+  """
+  latest = tf.train.latest_checkpoint(model_dir)
+  if latest is None:
+    return False
+  step = checkpoints.step_from_name(latest)
+  if step < num_steps:
+    return False
+  logging.info('Nothing to train: %s is at step %d and train_config.num_steps '
+               'is %d (raise --num_train_steps to train on).', latest, step,
+               num_steps)
+  return True
+
+
 class _CheckpointEvaluator:
   """One model and evaluator that evaluate checkpoints one after another.
 
@@ -190,11 +238,16 @@ class _CheckpointEvaluator:
 
   def __init__(self, config: pipeline_pb2.TrainEvalPipelineConfig,
                output_dir: str, options: JobOptions):
+    input_validation.validate_inputs(
+        config, options.config_path,
+        input_validation.readers_of(config, train=False, evaluate=True))
     strategy = distribution.build_strategy(options.use_tpu, options.tpu_name)
     with strategy.scope():
       model = model_builder.build_with_variables(
           config, _eval_reader(config, options), is_training=False)
       self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
+    self._config = config
+    self._config_path = options.config_path
     self._checkpoint = tf.train.Checkpoint(model=model)
     self._evaluator = _make_evaluator(config, model, strategy, output_dir,
                                       options, self._step,
@@ -205,6 +258,8 @@ class _CheckpointEvaluator:
 
   def __call__(self, checkpoint_path: str) -> Dict:
     """Evaluates one checkpoint; returns the metric dicts by metric name."""
+    input_validation.check_trained_clip(self._config, self._config_path,
+                                         checkpoint_path)
     self._checkpoint.read(checkpoint_path).expect_partial()
     self._step.assign(_checkpoint_step(checkpoint_path))
     scalars = self._evaluator.evaluate(tf.constant(self._num_batches))
@@ -242,12 +297,37 @@ def _checkpoint_step(path: str) -> int:
 def evaluate_continuously(config: pipeline_pb2.TrainEvalPipelineConfig,
                           checkpoint_dir: str, model_dir: str,
                           options: Optional[JobOptions] = None) -> Dict:
-  """Evaluates each new checkpoint of checkpoint_dir; returns the last.
+  """Evaluates a checkpoint, or each new one of a directory; returns the last.
 
-  Stops after `eval_timeout` seconds without a new checkpoint, or after
-  evaluating a checkpoint at `train_config.num_steps`.
+  Args:
+    config: the pipeline config.
+    checkpoint_dir: a checkpoint prefix (`.../ckpt-210`), evaluated once; or
+      a training job's model_dir, whose checkpoints are evaluated as they
+      appear until `eval_timeout` seconds pass without a new one, or one at
+      `train_config.num_steps` is evaluated. A directory without
+      checkpoints is waited on only while a training job has started there
+      (it writes pipeline.config first).
+    model_dir: where the evaluation's summaries and reports go.
+    options: see `JobOptions`.
+
+  Raises:
+    checkpoint_paths.CheckpointNotFoundError: no checkpoint at the path,
+      or none appeared within `eval_timeout`.
   """
   options = options or JobOptions()
+  what = '--checkpoint_dir'
+  if not tf.io.gfile.isdir(checkpoint_dir):
+    path = checkpoint_paths.resolve(checkpoint_dir, what)
+    logging.info('Evaluating %s once.', path)
+    return _CheckpointEvaluator(config, model_dir, options)(path)
+  started = tf.io.gfile.exists(
+      os.path.join(checkpoint_dir, config_util.PIPELINE_CONFIG_NAME))
+  if tf.train.latest_checkpoint(checkpoint_dir) is None and not started:
+    raise checkpoint_paths.CheckpointNotFoundError(
+        f'{what} {checkpoint_dir}: no checkpoint in this directory and no '
+        f'training job started there (it would have written '
+        f'{config_util.PIPELINE_CONFIG_NAME}); give a model_dir or a '
+        'checkpoint prefix such as DIR/ckpt-N')
   evaluate = None
   last = {}
   for path in tf.train.checkpoints_iterator(
@@ -258,4 +338,8 @@ def evaluate_continuously(config: pipeline_pb2.TrainEvalPipelineConfig,
     last = evaluate(path)
     if _checkpoint_step(path) >= config.train_config.num_steps > 0:
       break
+  if evaluate is None:
+    raise checkpoint_paths.CheckpointNotFoundError(
+        f'{what} {checkpoint_dir}: no checkpoint appeared in '
+        f'{options.eval_timeout:g} s (--eval_timeout)')
   return last

@@ -5,6 +5,7 @@ import os
 import pytest
 
 from acrn_tf.builders import config_util
+from acrn_tf.core import learning_schedules
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
 
@@ -234,3 +235,77 @@ def test_eval_input_reader_is_the_first_eval_reader():
                      match=r'^my\.config: eval_input_reader: the config has '
                      'none'):
     config_util.eval_input_reader(config, 'my.config')
+
+
+def test_eval_frame_stride_must_match_training(tmp_path):
+  text = _tiny_text()
+  head, tail = text.split('eval_input_reader {')
+  tail = tail.replace('frame_stride: 1', 'frame_stride: 5')
+  path = _write(tmp_path, head + 'eval_input_reader {' + tail)
+  with pytest.raises(config_util.ConfigError,
+                     match=r'eval_input_reader\[0\]\.frame_stride: must '
+                     r'equal train_input_reader\.frame_stride \(1\), got 5'):
+    config_util.load_pipeline_config(path)
+
+
+def _learning_rate(config, step):
+  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
+            .cosine_decay_learning_rate)
+  schedule = learning_schedules.CosineDecayWithWarmup(
+      cosine.learning_rate_base, cosine.total_steps,
+      cosine.warmup_learning_rate, cosine.warmup_steps,
+      cosine.hold_base_rate_steps)
+  return float(schedule(step))
+
+
+def test_overriding_num_steps_stretches_the_schedule():
+  # The tiny config: 300 steps, warmup 30, base 0.02. A 40-step run used to
+  # stop at learning rate 0.0199 (the schedule still ended at step 300);
+  # now the schedule ends with the run.
+  config = config_util.load_pipeline_config(
+      TINY, overrides=['train_config.num_steps=40'])
+  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
+            .cosine_decay_learning_rate)
+  assert (cosine.total_steps, cosine.warmup_steps) == (40, 4)
+  assert _learning_rate(config, 39) < 1e-4
+  # The same learning rate at the same fraction of the run.
+  full = config_util.load_pipeline_config(TINY)
+  assert _learning_rate(config, 20) == pytest.approx(
+      _learning_rate(full, 150), rel=1e-5)
+
+
+def test_a_warmup_given_with_num_steps_is_kept():
+  prefix = ('train_config.optimizer.momentum_optimizer.learning_rate.'
+            'cosine_decay_learning_rate.')
+  config = config_util.load_pipeline_config(
+      TINY, overrides=['train_config.num_steps=40', prefix + 'warmup_steps=0'])
+  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
+            .cosine_decay_learning_rate)
+  assert (cosine.total_steps, cosine.warmup_steps) == (40, 0)
+
+
+@pytest.mark.parametrize('num_steps, reason', [
+    (40, 'stop before the learning rate has decayed'),
+    (400, 'run 100 steps at learning rate 0 after the decay ends')])
+def test_num_steps_other_than_the_schedules_is_refused(tmp_path, num_steps,
+                                                       reason):
+  with pytest.raises(
+      config_util.ConfigError,
+      match=r'cosine_decay_learning_rate\.total_steps: is 300 but '
+      rf'train_config\.num_steps is {num_steps}: training would {reason}'):
+    _load_with(tmp_path, 'num_steps: 300', f'num_steps: {num_steps}')
+  # Overriding total_steps too keeps both values, which must then agree.
+  prefix = ('train_config.optimizer.momentum_optimizer.learning_rate.'
+            'cosine_decay_learning_rate.')
+  with pytest.raises(config_util.ConfigError, match='total_steps: is 50 but'):
+    config_util.load_pipeline_config(
+        TINY, overrides=[f'train_config.num_steps={num_steps}',
+                         prefix + 'total_steps=50'])
+
+
+def test_checkpoints_fall_between_loops(tmp_path):
+  with pytest.raises(config_util.ConfigError,
+                     match=r'train_config\.checkpoint_every_n: must be a '
+                     r'multiple of train_config\.steps_per_loop \(10\).*got '
+                     r'25'):
+    _load_with(tmp_path, 'checkpoint_every_n: 100', 'checkpoint_every_n: 25')

@@ -154,3 +154,20 @@ def test_the_paper_sources_validate_and_load_s3dg():
       0.999)
   assert 'batch_norm_decay <= 0.9660' in (
       config_validation.stale_batch_norm_warning(resnet_only))
+
+
+def test_a_clip_other_than_the_trained_one_names_both_files():
+  trained = config_util.load_pipeline_config(
+      os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'))
+  given = config_util.load_pipeline_config(
+      os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'),
+      overrides=['train_input_reader.frame_stride=5',
+                 'eval_input_reader[0].frame_stride=5'])
+  config_validation.check_same_clip(trained, 'a.config', trained, 'b.config')
+  with pytest.raises(
+      config_validation.ConfigError,
+      match=r'^given\.config: train_input_reader\.frame_stride is 5 but the '
+      r'model was trained with train_input_reader\.frame_stride 1 '
+      r'\(model/pipeline\.config\)'):
+    config_validation.check_same_clip(given, 'given.config', trained,
+                                      'model/pipeline.config')

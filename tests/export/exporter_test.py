@@ -197,3 +197,42 @@ def test_checkpoint_of_another_model_is_refused(exported, tmp_path):
                                     str(tmp_path / 'other'),
                                     str(tmp_path / 'out'))
   assert not os.path.exists(tmp_path / 'out')
+
+
+def test_a_clip_other_than_the_training_jobs_is_refused(tmp_path):
+  # Refused before the model is built: only the step is in the checkpoint.
+  label_map_path = str(tmp_path / 'label_map.pbtxt')
+  label_map_util.write_label_map(label_map_path, LABELS)
+  trained = _config(label_map_path)
+  model_dir = str(tmp_path / 'model')
+  config_util.save_pipeline_config(trained, model_dir)
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(step=tf.Variable(1)), model_dir,
+      max_to_keep=1).save(checkpoint_number=1)
+  given = _config(label_map_path)
+  for reader in (given.train_input_reader, given.eval_input_reader[0]):
+    reader.frame_stride = 5
+  with pytest.raises(config_util.ConfigError,
+                     match=r'^given\.config: train_input_reader\.frame_stride '
+                     r'is 5 but the model was trained with train_input_reader'
+                     r'\.frame_stride 1 \(.*model/pipeline\.config\)'):
+    exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR, given,
+                                    model_dir, str(tmp_path / 'out'),
+                                    config_path='given.config')
+  assert not os.path.exists(tmp_path / 'out')
+
+
+def test_a_label_map_of_another_size_is_refused(tmp_path):
+  label_map_path = str(tmp_path / 'label_map.pbtxt')
+  label_map_util.write_label_map(label_map_path, {1: 'a', 2: 'b', 3: 'c'})
+  model_dir = str(tmp_path / 'model')
+  tf.train.CheckpointManager(
+      tf.train.Checkpoint(step=tf.Variable(1)), model_dir,
+      max_to_keep=1).save(checkpoint_number=1)
+  with pytest.raises(config_util.ConfigError,
+                     match=r'action_head\.num_classes is 6 but '
+                     r'eval_input_reader\[0\]\.label_map_path .* has 3 '
+                     r'classes'):
+    exporter.export_inference_graph(serving_inputs.VIDEO_TENSOR,
+                                    _config(label_map_path), model_dir,
+                                    str(tmp_path / 'out'))

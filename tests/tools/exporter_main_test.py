@@ -65,7 +65,8 @@ def test_tf_example_export_serves_a_record(trained, main, capsys, tmp_path):
                 + [f'--override={o}' for o in trained['overrides']])
   out = capsys.readouterr().out
   assert f'Exported {trained["prefix"]}' in out
-  assert 'input:       tf_example, 4 frames, resized to 64x64' in out
+  assert ('input:       tf_example, 4 frames every 1 video frames, resized '
+          'to 64x64') in out
   assert 'relation_heatmaps' not in out  # the Base-Model has no relation map
   assert sorted(os.listdir(output)) == ['label_map.pbtxt', 'pipeline.config',
                                         'saved_model']

@@ -74,3 +74,19 @@ def test_two_workers_train_in_sync_and_only_the_chief_keeps_checkpoints(
   assert chief_values.keys() == other_values.keys()
   for name, value in chief_values.items():
     np.testing.assert_array_equal(other_values[name], value, err_msg=name)
+
+
+def test_a_missing_checkpoint_exits_with_an_error(tmp_path):
+  # It used to wait --eval_timeout seconds, print "Timed-out waiting" and
+  # exit 0.
+  (tmp_path / 'model').mkdir()
+  command = [sys.executable, _TOOL, '--pipeline_config_path',
+             os.path.join(fx.REPO, 'configs', 'synthetic', 'base_tiny.config'),
+             '--model_dir', str(tmp_path / 'eval'), '--eval_timeout', '1',
+             '--checkpoint_dir', str(tmp_path / 'model' / 'ckpt-210')]
+  result = subprocess.run(command, env=fx.env(), capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode != 0
+  assert ('model_main: --checkpoint_dir ' in result.stderr and
+          'ckpt-210: neither a directory nor a checkpoint prefix' in
+          result.stderr), result.stderr[-2000:]

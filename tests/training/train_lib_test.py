@@ -10,6 +10,8 @@ import time
 import pytest
 import tensorflow as tf
 
+from acrn_tf.builders import config_util
+from acrn_tf.core import checkpoint_paths
 from acrn_tf.training import train_lib
 from acrn_tf.training import trainer
 from tests.training import training_fixtures as fx
@@ -136,3 +138,116 @@ def test_stale_batch_norm_statistics_are_warned_about(paths, tmp_path,
                                                  match='stopped'):
     train_lib.train(fx.load_config(paths, num_steps=400), str(tmp_path))
   assert 'batch_norm_decay' not in caplog.text
+
+
+def _tiny_config(*overrides):
+  return config_util.load_pipeline_config(
+      os.path.join(fx.REPO, 'configs', 'synthetic', 'acrn_tiny.config'),
+      overrides=list(overrides))
+
+
+def _write_checkpoint(directory, step):
+  """A checkpoint holding only the training step, as ckpt-<step>."""
+  optimizer = tf.train.Checkpoint(_iterations=tf.Variable(step, tf.int64))
+  manager = tf.train.CheckpointManager(
+      tf.train.Checkpoint(optimizer=optimizer), directory, max_to_keep=None)
+  return manager.save(checkpoint_number=step)
+
+
+class _FakeEvaluator:
+  """Records the checkpoints it is asked to evaluate."""
+  calls = []
+
+  def __init__(self, config, output_dir, options):
+    del config, output_dir, options
+
+  def __call__(self, path):
+    self.calls.append(path)
+    return {'frame_ap': {'mean_ap': 1.0}}
+
+
+def test_a_checkpoint_prefix_is_evaluated_once(tmp_path, monkeypatch):
+  # It used to be watched as a directory: "Timed-out waiting", exit 0.
+  monkeypatch.setattr(train_lib, '_CheckpointEvaluator', _FakeEvaluator)
+  _FakeEvaluator.calls = []
+  model_dir = str(tmp_path / 'model')
+  first = _write_checkpoint(model_dir, 210)
+  _write_checkpoint(model_dir, 410)
+  started = time.monotonic()
+  result = train_lib.evaluate_continuously(
+      _tiny_config(), first, str(tmp_path / 'eval'),
+      train_lib.JobOptions(eval_timeout=30))
+  assert _FakeEvaluator.calls == [first]
+  assert result == {'frame_ap': {'mean_ap': 1.0}}
+  assert time.monotonic() - started < 10
+
+
+def test_a_missing_checkpoint_is_an_error_not_a_wait(tmp_path, monkeypatch):
+  monkeypatch.setattr(train_lib, '_CheckpointEvaluator', _FakeEvaluator)
+  options = train_lib.JobOptions(eval_timeout=1)
+  out = str(tmp_path / 'eval')
+  model_dir = tmp_path / 'model'
+  model_dir.mkdir()
+  missing = str(model_dir / 'ckpt-210')
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match=r'--checkpoint_dir .*ckpt-210: neither a '
+                     r'directory nor a checkpoint prefix'):
+    train_lib.evaluate_continuously(_tiny_config(), missing, out, options)
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match=r'no checkpoint in this directory and no training '
+                     r'job started there'):
+    train_lib.evaluate_continuously(_tiny_config(), str(model_dir), out,
+                                    options)
+  # A training job has started there (its pipeline.config): waited on for
+  # eval_timeout, then an error as well.
+  config_util.save_pipeline_config(_tiny_config(), str(model_dir))
+  with pytest.raises(checkpoint_paths.CheckpointNotFoundError,
+                     match=r'no checkpoint appeared in 1 s'):
+    train_lib.evaluate_continuously(_tiny_config(), str(model_dir), out,
+                                    options)
+
+
+def test_a_finished_training_is_left_without_building_anything(
+    tmp_path, monkeypatch, caplog):
+  # Restoring it into a model that runs no step printed a screen of
+  # warnings about unrestored optimizer slots.
+  def refuse(*args, **kwargs):
+    raise AssertionError('built something')
+  monkeypatch.setattr(train_lib.distribution, 'build_strategy', refuse)
+  model_dir = str(tmp_path / 'model')
+  latest = _write_checkpoint(model_dir, 300)
+  with caplog.at_level('INFO'):
+    assert train_lib.train(_tiny_config(), model_dir) == {}
+  assert (f'Nothing to train: {latest} is at step 300 and '
+          'train_config.num_steps is 300') in caplog.text
+
+
+def test_a_clip_other_than_the_training_jobs_is_refused(tmp_path):
+  model_dir = str(tmp_path / 'model')
+  checkpoint = _write_checkpoint(model_dir, 10)
+  train_lib.check_trained_clip(_tiny_config(), 'x.config', checkpoint)
+  config_util.save_pipeline_config(_tiny_config(), model_dir)
+  given = _tiny_config('train_input_reader.frame_stride=5',
+                       'eval_input_reader[0].frame_stride=5')
+  with pytest.raises(config_util.ConfigError,
+                     match=r'^given\.config: train_input_reader\.frame_stride '
+                     r'is 5 but the model was trained with .* 1 \(.*model/'
+                     r'pipeline\.config\)'):
+    train_lib.check_trained_clip(given, 'given.config', checkpoint)
+
+
+def test_resuming_with_another_clip_is_refused(tmp_path, monkeypatch):
+  def refuse(*args, **kwargs):
+    raise AssertionError('built something')
+  monkeypatch.setattr(train_lib.distribution, 'build_strategy', refuse)
+  model_dir = str(tmp_path / 'model')
+  _write_checkpoint(model_dir, 100)
+  config_util.save_pipeline_config(_tiny_config(), model_dir)
+  given = _tiny_config('train_input_reader.frames_per_clip=4',
+                       'eval_input_reader[0].frames_per_clip=4')
+  with pytest.raises(config_util.ConfigError,
+                     match=r'train_input_reader\.frames_per_clip is 4 but the '
+                     r'model was trained with train_input_reader\.'
+                     r'frames_per_clip 8'):
+    train_lib.train(given, model_dir,
+                    train_lib.JobOptions(config_path='given.config'))

@@ -58,7 +58,10 @@ class SequenceExampleDecoder:
         with an error naming the missing key.
       frames_per_clip: sample this many frames centred on the keyframe (see
         `clip_sampling`); None keeps the stored clip as it is.
-      frame_stride: stored frames between two sampled frames.
+      frame_stride: video frames between two sampled frames. A record
+        storing every `clip/frame_stride`-th video frame gives every
+        (frame_stride / clip/frame_stride)-th stored frame; a record whose
+        stride does not divide frame_stride fails with both values named.
 
     Raises:
       ValueError: for empty or duplicate `label_ids`, or a bad clip size.
@@ -118,7 +121,7 @@ class SequenceExampleDecoder:
     else:
       indices, is_complete = clip_sampling.clip_frame_indices(
           num_stored, stored_keyframe_index, self._frames_per_clip,
-          self._frame_stride)
+          self._stored_frame_step(context))
       keyframe_index = tf.constant(
           clip_sampling.sampled_keyframe_index(self._frames_per_clip),
           tf.int32)
@@ -147,6 +150,29 @@ class SequenceExampleDecoder:
           context, sequence, unique_indices, positions, frame_shape)
     return tensor_dict, is_complete
 
+  def _stored_frame_step(self, context):
+    """Stored frames between two sampled frames, checked against the record.
+
+    The record's `clip/frame_stride` (video frames between stored frames)
+    must divide the reader's frame_stride (video frames between sampled
+    frames), so that the sampled clip spans the video frames the reader,
+    the export and inference agree on. A one-frame clip has no stride.
+    """
+    if self._frames_per_clip == 1:
+      return 1
+    stored_stride = tf.cast(context[_keys.frame_stride], tf.int32)
+    check = tf.debugging.Assert(
+        tf.logical_and(
+            stored_stride > 0,
+            tf.equal(tf.math.floormod(self._frame_stride,
+                                      tf.maximum(stored_stride, 1)), 0)),
+        [f'the record\'s {_keys.frame_stride!r} (video frames between '
+         f'stored frames) must divide the input reader\'s frame_stride '
+         f'{self._frame_stride} (video frames between clip frames); '
+         'record stride:', stored_stride])
+    with tf.control_dependencies([check]):
+      return self._frame_stride // tf.maximum(stored_stride, 1)
+
   def _parse(self, serialized):
     context_features = {
         _keys.video_id: tf.io.FixedLenFeature([], tf.string, default_value=''),
@@ -155,6 +181,8 @@ class SequenceExampleDecoder:
         _keys.keyframe_index: tf.io.FixedLenFeature(
             [], tf.int64, default_value=_MISSING_INT),
         _keys.num_frames: tf.io.FixedLenFeature(
+            [], tf.int64, default_value=_MISSING_INT),
+        _keys.frame_stride: tf.io.FixedLenFeature(
             [], tf.int64, default_value=_MISSING_INT),
         _keys.box_ymin: tf.io.VarLenFeature(tf.float32),
         _keys.box_xmin: tf.io.VarLenFeature(tf.float32),

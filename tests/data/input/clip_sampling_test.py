@@ -44,3 +44,12 @@ def test_bad_sizes_are_refused():
     clip_sampling.clip_frame_indices(5, 2, 0, 1)
   with pytest.raises(ValueError, match='frame_stride must be >= 1, got 0'):
     clip_sampling.clip_frame_indices(5, 2, 3, 0)
+
+
+def test_stored_frame_step_divides_video_strides():
+  assert clip_sampling.stored_frame_step(6, 2) == 3
+  assert clip_sampling.stored_frame_step(5, 5) == 1
+  with pytest.raises(ValueError, match=r'frame_stride 1 \(video frames '
+                     r'between clip frames\) is not a multiple of the '
+                     r"records' clip/frame_stride 5"):
+    clip_sampling.stored_frame_step(1, 5)

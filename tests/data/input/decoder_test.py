@@ -103,6 +103,37 @@ def test_clip_sampling_decodes_the_right_stored_frames():
   assert not is_complete.numpy()
 
 
+def test_frame_stride_counts_video_frames_whatever_the_records_stride():
+  # Stored every 2nd video frame: a reader stride of 4 video frames takes
+  # every 2nd stored frame, not every 8th video frame.
+  frames = fx.make_frames(7)
+  example_decoder = decoder.SequenceExampleDecoder(
+      fx.LABEL_IDS, frames_per_clip=3, frame_stride=4)
+  out, is_complete = tf.function(example_decoder.decode_with_clip_check)(
+      tf.constant(fx.sequence_example(frames, fx.BOXES, fx.LABELS,
+                                      keyframe_index=3, frame_stride=2)))
+  decoded = out[fields.frames].numpy().astype(int)
+  for i, stored in enumerate([1, 3, 5]):
+    assert np.abs(decoded[i] - frames[stored]).mean() < 1.5, (i, stored)
+  assert is_complete.numpy()
+
+
+def test_a_record_stride_that_does_not_divide_the_readers_is_refused():
+  # Records converted every 5th video frame cannot give a clip of every
+  # video frame: both strides are named.
+  example_decoder = decoder.SequenceExampleDecoder(
+      fx.LABEL_IDS, frames_per_clip=3, frame_stride=1)
+  record = fx.sequence_example(fx.make_frames(3), fx.BOXES, fx.LABELS,
+                               keyframe_index=1, frame_stride=5)
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"'clip/frame_stride'.*frame_stride 1.*\n?.*5"):
+    example_decoder.decode(tf.constant(record))
+  # A one-frame clip (check_records reads boxes and labels so) has no stride.
+  one_frame = decoder.SequenceExampleDecoder(fx.LABEL_IDS, frames_per_clip=1)
+  out = one_frame.decode(tf.constant(record))
+  assert out[fields.frames].shape[0] == 1
+
+
 def test_missing_flow_with_use_flow_names_the_keys():
   serialized = fx.sequence_example(fx.make_frames(2), fx.BOXES, fx.LABELS)
   with pytest.raises(tf.errors.InvalidArgumentError,

@@ -68,8 +68,13 @@ def sequence_example(frames: np.ndarray,
                      video_id: str = 'video_a',
                      keyframe_timestamp: float = 902.0,
                      quantised_flow: Optional[np.ndarray] = None,
-                     flow_bound: float = FLOW_BOUND) -> bytes:
-  """Serializes one keyframe record per the documented schema."""
+                     flow_bound: float = FLOW_BOUND,
+                     frame_stride: int = 1) -> bytes:
+  """Serializes one keyframe record per the documented schema.
+
+  `frame_stride` is the record's clip/frame_stride (video frames between
+  stored frames).
+  """
   example = tf.train.SequenceExample()
   context = example.context.feature
   num_frames, height, width = frames.shape[:3]
@@ -82,7 +87,7 @@ def sequence_example(frames: np.ndarray,
   context[_keys.frame_height].int64_list.value.append(height)
   context[_keys.frame_width].int64_list.value.append(width)
   context[_keys.num_frames].int64_list.value.append(num_frames)
-  context[_keys.frame_stride].int64_list.value.append(1)
+  context[_keys.frame_stride].int64_list.value.append(frame_stride)
   context[_keys.fps].float_list.value.append(30.0)
   context[_keys.frame_timestamps].float_list.value.extend(
       keyframe_timestamp + (t - keyframe_index) / 30.0
