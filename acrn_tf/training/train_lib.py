@@ -40,6 +40,7 @@ from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.protos import pipeline_pb2
+from acrn_tf.training import checkpoint_manager
 from acrn_tf.training import checkpoints
 from acrn_tf.training import distribution
 from acrn_tf.training import evaluator as evaluator_lib
@@ -162,7 +163,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
                       'job reads its input from the start of its seeded '
                       'order.', type(strategy).__name__)
     checkpoint = tf.train.Checkpoint(**state)
-    manager = checkpoints.IntervalCheckpointManager(
+    manager = checkpoint_manager.IntervalCheckpointManager(
         checkpoint, own_dir, max_to_keep=train_config.max_to_keep or 7,
         step_counter=optimizer.iterations,
         checkpoint_interval=train_config.checkpoint_every_n or None)
@@ -220,7 +221,7 @@ def _already_trained(model_dir: str, num_steps: int) -> bool:
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is None:
     return False
-  step = checkpoints.step_from_name(latest)
+  step = checkpoint_manager.step_from_name(latest)
   if step < num_steps:
     return False
   logging.info('Nothing to train: %s is at step %d and train_config.num_steps '
