@@ -42,6 +42,8 @@ VIDEO_EXTENSIONS = ('.mp4', '.mkv', '.webm', '.avi', '.mov', '.m4v', '.mpg',
 DROPPED_EXCLUDED = 'keyframes in the excluded timestamps'
 DROPPED_OUTSIDE_SUBSET = 'labels outside the class subset'
 DROPPED_EMPTY_AFTER_SUBSET = 'keyframes without a label of the class subset'
+DROPPED_NO_ACTION = ('keyframes annotated with no action (rows `video_id, '
+                     'timestamp` alone)')
 
 
 class AvaFormatError(ValueError):
@@ -177,15 +179,24 @@ def read_annotations(annotation_csv: str,
   excluded_keyframes = set()
   dropped_labels = 0
   keyframes_with_rows = set()
+  no_action_keyframes = set()
   for line, cells in csv_rows(annotation_csv):
-    if len(cells) not in (7, 8):
+    if len(cells) not in (2, 7, 8):
       raise AvaFormatError(
           f'{annotation_csv}:{line}: expected 8 columns '
-          f'`{", ".join(COLUMNS)}` (or 7 without person_id), got '
-          f'{len(cells)}')
+          f'`{", ".join(COLUMNS)}` (or 7 without person_id, or 2 for a '
+          f'keyframe with no action), got {len(cells)}')
     if num_rows == 0 and cells[0] == COLUMNS[0]:
       continue
     num_rows += 1
+    if len(cells) == 2:
+      # The current ActivityNet evaluator reads `video_id, timestamp` as a
+      # keyframe annotated with no action; it holds no box to train on.
+      if not cells[0]:
+        raise AvaFormatError(f'{annotation_csv}:{line}: empty video_id')
+      no_action_keyframes.add((cells[0], parse_number(
+          annotation_csv, line, COLUMNS[1], cells[1])))
+      continue
     video_id = cells[0]
     if not video_id:
       raise AvaFormatError(f'{annotation_csv}:{line}: empty video_id')
@@ -216,6 +227,9 @@ def read_annotations(annotation_csv: str,
                          'rows')
   keyframes = annotations.group_box_rows(rows)
   dropped = {}
+  no_action_keyframes -= keyframes_with_rows
+  if no_action_keyframes:
+    dropped[DROPPED_NO_ACTION] = len(no_action_keyframes)
   if excluded_keyframes:
     dropped[DROPPED_EXCLUDED] = len(excluded_keyframes)
   if dropped_labels:

@@ -85,10 +85,24 @@ def test_class_subset(tmp_path, videos_dir):
                             ava.DROPPED_EMPTY_AFTER_SUBSET: 1}
 
 
+def test_keyframes_annotated_with_no_action_are_counted_not_refused(
+    tmp_path, videos_dir):
+  # The current AVA evaluator's 2-column rows: an annotated keyframe with no
+  # action has no box to train on; one that also has boxes keeps them.
+  result, _ = _read(tmp_path, videos_dir,
+                    'vid_a,0001,0.2,0.1,0.6,0.5,1,0\nvid_a,0002\n'
+                    'vid_a,0001\n')
+  assert [k.key for k in result.keyframes] == ['vid_a,1']
+  assert result.dropped == {ava.DROPPED_NO_ACTION: 1}
+  assert result.num_rows == 3
+
+
 @pytest.mark.parametrize('text, message', [
     ('vid_a,0001,0.2,0.1,0.6\n',
      r'train\.csv:1: expected 8 columns `video_id, middle_frame_timestamp, x1, '
-     r'y1, x2, y2, action_id, person_id` \(or 7 without person_id\), got 5'),
+     r'y1, x2, y2, action_id, person_id` \(or 7 without person_id, or 2 for a '
+     r'keyframe with no action\), got 5'),
+    (',0001\n', r'train\.csv:1: empty video_id'),
     ('vid_a,0001,0.2,0.1,0.6,0.5,1,0\nvid_a,0001,0.2,oops,0.6,0.5,1,0\n',
      r"train\.csv:2: y1 must be a number, got 'oops'"),
     ('vid_a,0001,0.2,0.1,0.6,0.5,1.5,0\n',
