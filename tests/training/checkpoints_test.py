@@ -435,7 +435,7 @@ def test_three_public_sources_restore_every_pretrained_part(
   before = _reset(model)
   rgb_parts = ['RGB_TOWER', 'ACTOR_HEAD'] + (
       ['RELATION_HEAD'] if relation_head else [])
-  with caplog.at_level(logging.INFO):
+  with caplog.at_level(logging.INFO, logger='absl'):
     report = checkpoints.warm_start(model, _three_sources(paths, rgb_parts))
   flow_tower = model.feature_extractor.towers['flow'].variables
   assert (f'Warm start train_config.warm_start_source[1] from {paths["flow"]}'

@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import input_validation
 from acrn_tf.core import checkpoint_paths
 from acrn_tf.training import train_lib
 from acrn_tf.training import trainer
@@ -216,7 +217,7 @@ def test_a_finished_training_is_left_without_building_anything(
   monkeypatch.setattr(train_lib.distribution, 'build_strategy', refuse)
   model_dir = str(tmp_path / 'model')
   latest = _write_checkpoint(model_dir, 300)
-  with caplog.at_level('INFO'):
+  with caplog.at_level('INFO', logger='absl'):
     assert train_lib.train(_tiny_config(), model_dir) == {}
   assert (f'Nothing to train: {latest} is at step 300 and '
           'train_config.num_steps is 300') in caplog.text
@@ -225,7 +226,7 @@ def test_a_finished_training_is_left_without_building_anything(
 def test_a_clip_other_than_the_training_jobs_is_refused(tmp_path):
   model_dir = str(tmp_path / 'model')
   checkpoint = _write_checkpoint(model_dir, 10)
-  train_lib.check_trained_clip(_tiny_config(), 'x.config', checkpoint)
+  input_validation.check_trained_clip(_tiny_config(), 'x.config', checkpoint)
   config_util.save_pipeline_config(_tiny_config(), model_dir)
   given = _tiny_config('train_input_reader.frame_stride=5',
                        'eval_input_reader[0].frame_stride=5')
@@ -233,7 +234,7 @@ def test_a_clip_other_than_the_training_jobs_is_refused(tmp_path):
                      match=r'^given\.config: train_input_reader\.frame_stride '
                      r'is 5 but the model was trained with .* 1 \(.*model/'
                      r'pipeline\.config\)'):
-    train_lib.check_trained_clip(given, 'given.config', checkpoint)
+    input_validation.check_trained_clip(given, 'given.config', checkpoint)
 
 
 def test_resuming_with_another_clip_is_refused(tmp_path, monkeypatch):
