@@ -11,6 +11,10 @@ from typing import Dict, Tuple
 # Action classes in label-map order: class CLASS_NAMES[i] has id i + 1.
 CLASS_NAMES = ('throw', 'catch', 'hold', 'pass', 'look_at', 'idle')
 
+# The classes another actor decides (the one passed to, the one looked at):
+# the accuracy benchmark reports their mean AP as the relation mAP.
+RELATION_CLASSES = ('pass', 'look_at')
+
 # Splits in seed order: split SPLITS[i] draws its videos from seed entropy
 # (seed, i, video_index), see `video_seed_entropy`.
 SPLITS = ('train', 'val', 'test')

@@ -234,6 +234,21 @@ def looks_at(actors: Sequence[Actor], index: int, frame_index: int) -> bool:
   return bool(np.min(_angle_diff(direction, angles)) <= _LOOK_THRESHOLD)
 
 
+def looked_at(actors: Sequence[Actor], index: int,
+              frame_index: int) -> Tuple[int, ...]:
+  """The actors whose heads actor `index`'s head points at (as `looks_at`).
+
+  Returns:
+    Their indices into `actors`, ascending; empty exactly where `looks_at`
+    is False.
+  """
+  others = [i for i in range(len(actors)) if i != index]
+  angles = _directions_to_others(actors, index, frame_index)
+  direction = actors[index].head_direction[frame_index]
+  close = _angle_diff(direction, angles) <= _LOOK_THRESHOLD
+  return tuple(i for i, near in zip(others, close) if near)
+
+
 def sample_scene(rng: np.random.Generator,
                  config: synthetic_config.SyntheticConfig) -> Scene:
   """Samples one video's actors, balls, ball events and keyframe labels.
