@@ -389,8 +389,8 @@ def _plot_ap_per_scene_map(path: str, table, relation_table) -> None:
                 label='relation mAP' if i == 0 else None)
   axes.set_xticks(range(len(columns)),
                   [c.replace('+', '+\n') for c in columns], fontsize=8)
-  axes.set_ylabel('frame-AP @0.5 (points)')
-  axes.set_title('ACRN scene maps: endpoint and scale')
+  axes.set_ylabel('AP @0.5 (points)')
+  axes.set_title('ACRN scene maps: endpoint and scale (bars: frame-AP)')
   axes.legend()
   figure.tight_layout()
   figure.savefig(path, dpi=100)
@@ -436,12 +436,13 @@ def _plot_ap_vs_clip_length(path: str, tables) -> None:
   from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
   figure, axes = plt.subplots(figsize=(6.4, 3.6))
   for name, line in ((FRAME_AP, '-'), (RELATION_MAP, '--')):
-    for model, marker in zip(accuracy.CLIP_LENGTH_MODELS, ('o', 's')):
+    for model, marker, color in zip(accuracy.CLIP_LENGTH_MODELS, 'os',
+                                    ('#888888', '#e0833a')):
       points = [(f, row[model]) for f, row in tables[name].items()
                 if row[model] is not None]
       if points:
         axes.plot([p[0] for p in points], [p[1] for p in points],
-                  marker + line,
+                  marker + line, color=color,
                   label=f'{accuracy.MODEL_TITLES[model]} '
                   f'{METRIC_TITLES[name]}')
   axes.set_xscale('log', base=2)
