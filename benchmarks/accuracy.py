@@ -24,7 +24,9 @@ trained run resumes from its last checkpoint).
   work_dir/data/          the generated videos and AVA csv files
   work_dir/records/       train-*.tfrecord, test-*.tfrecord
   work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
-                          (and train.log when runs go side by side)
+                          (and train.log when runs go side by side; an ACRN
+                          seed run's localisation.json, see
+                          `heatmap_localisation`)
   work_dir/runs/pretrain/ the pretraining run, laid out the same way
   work_dir/invocations.json  each invocation's wall time, so a benchmark
                           done over several invocations reports the sum

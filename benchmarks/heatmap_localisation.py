@@ -240,6 +240,11 @@ class ClassHeatmapDetector:
     # Each detection's proposal: the one whose probabilities it carries.
     distance = np.abs(scores[:, None, :] - probabilities[None]).max(axis=-1)
     proposals = np.argmin(distance, axis=1)
+    if len(proposals) and distance.min(axis=1).max() > 1e-6:
+      raise RuntimeError(
+          'a detection\'s class scores match no proposal\'s (off by '
+          f'{distance.min(axis=1).max():.3g}): postprocess no longer gathers '
+          'each detection\'s scores from its proposal')
     maps = cams[proposals][..., self._logit_offset:]
     return boxes, scores, maps
 
