@@ -278,6 +278,31 @@ def dataset_config(budget: Budget) -> synthetic.SyntheticConfig:
   return synthetic.get_preset(budget.preset, **dict(budget.dataset_overrides))
 
 
+def check_frame_shape(config: pipeline_pb2.TrainEvalPipelineConfig,
+                      dataset: synthetic.SyntheticConfig,
+                      config_path: str = 'the base config') -> None:
+  """Refuses a config whose input frames have another shape than the data's.
+
+  The input pipeline resizes every frame to the readers' image size: a
+  uniform scale is a choice, but another aspect ratio would squash the
+  scene (e.g. a 96x768 preset read at 96x384).
+
+  Raises:
+    ValueError: naming both sizes.
+  """
+  for name in ('train_input_reader', 'eval_input_reader'):
+    reader = getattr(config, name)
+    reader = reader[0] if name == 'eval_input_reader' else reader
+    aspect = reader.image_width / reader.image_height
+    data_aspect = dataset.frame_width / dataset.frame_height
+    if abs(aspect / data_aspect - 1.0) > 0.01:
+      raise ValueError(
+          f'{config_path}: {name} reads {reader.image_height}x'
+          f'{reader.image_width} frames, but preset {dataset.preset!r} has '
+          f'{dataset.frame_height}x{dataset.frame_width} frames (another '
+          'aspect ratio): give a config of the preset\'s frame shape')
+
+
 def prepare_dataset(work_dir: str, budget: Budget,
                     progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
   """Generates the synthetic videos and converts train and test to records.
@@ -446,6 +471,7 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   """
   budget.validate()
   base = config_util.read_pipeline_config(base_config_path)
+  check_frame_shape(base, dataset_config(budget), base_config_path)
   paths = dataset_paths(work_dir)
   runs = (list(runs) if runs is not None
           else plan_runs(budget, scene_map_specs.of_config(base)))

@@ -42,7 +42,8 @@ if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from benchmarks import accuracy  # pylint: disable=g-import-not-at-top
+from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
+from benchmarks import accuracy
 from benchmarks import accuracy_heatmaps
 from benchmarks import accuracy_report
 from benchmarks import accuracy_runs
@@ -301,12 +302,18 @@ def run_accuracy(argv):
     run_pool.core_groups(run_pool.schedulable_cores(), _ACCURACY_JOBS.value)
   except ValueError as e:
     raise app.UsageError(f'--accuracy_jobs: {e}') from e
+  config_path = _config_path(_ACCURACY_CONFIG.value)
+  try:
+    accuracy.check_frame_shape(config_util.read_pipeline_config(config_path),
+                               accuracy.dataset_config(budget), config_path)
+  except ValueError as e:
+    raise app.UsageError(f'--accuracy_config: {e}') from e
   started = time.time()
   try:
     # `kill PID` stops it as Ctrl-C does: runs stopped, invocation recorded.
     with run_pool.exit_on_sigterm():
       results = accuracy.run_benchmark(
-          _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
+          config_path, _WORK_DIR.value, budget,
           progress=lambda line: print(f'[accuracy] {line}', flush=True),
           jobs=_ACCURACY_JOBS.value)
   except accuracy_runs.StaleRunError as e:

@@ -291,6 +291,23 @@ def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   assert sum(': frame-AP ' in line for line in lines) == 3
 
 
+def test_a_config_of_another_frame_shape_than_the_preset_is_refused():
+  config = config_util.read_pipeline_config(_CONFIG)   # 96x128
+  tiny = accuracy.dataset_config(_TINY_BUDGET)         # 96x128
+  accuracy.check_frame_shape(config, tiny)
+  # Scaled uniformly: accepted.
+  accuracy.check_frame_shape(config, dataclasses.replace(
+      tiny, frame_height=192, frame_width=256))
+  with pytest.raises(ValueError, match=r"cfg: train_input_reader reads "
+                     r"96x128 frames, but preset 'tiny' has 96x384 frames"):
+    accuracy.check_frame_shape(config, dataclasses.replace(
+        tiny, frame_width=384), 'cfg')
+  config.train_input_reader.image_width = 384
+  with pytest.raises(ValueError, match='eval_input_reader reads 96x128'):
+    accuracy.check_frame_shape(config, dataclasses.replace(
+        tiny, frame_width=384))
+
+
 def test_record_invocation_adds_up_the_wall_time(tmp_path):
   work = str(tmp_path / 'work')
   first = accuracy.record_invocation(work, 1764892800.0, 1764892800.0 + 90,
