@@ -28,7 +28,7 @@ when the frame region of the cell holding it overlaps the box.
 import json
 import math
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -315,6 +315,36 @@ def load_or_evaluate(run_dir: str, dataset: synthetic_config.SyntheticConfig,
     f.write('\n')
   os.replace(temporary, path)
   return figure
+
+
+def localise_runs(work_dir: str, results: Sequence[Mapping],
+                  dataset: synthetic_config.SyntheticConfig,
+                  frames_per_clip: int,
+                  progress: Callable[[str], None] = lambda line: None
+                  ) -> Optional[Dict]:
+  """The figure of the accuracy benchmark's ACRN seed runs, over seeds.
+
+  Args:
+    work_dir: the benchmark's work directory (runs/, data/videos/).
+    results: `accuracy.run_benchmark` results; the ACRN runs at
+      frames_per_clip on the config's scene maps (table 1a's) are used.
+    dataset: the synthetic dataset's config.
+    frames_per_clip: table 1a's clip length.
+    progress: called with a line before each run.
+
+  Returns:
+    `summarize` of their figures (`load_or_evaluate`: kept in each run's
+    directory), or None without such runs.
+  """
+  per_run = {}
+  for result in results:
+    if (result['model'] == 'acrn' and not result.get('scene_maps') and
+        result['frames_per_clip'] == frames_per_clip):
+      progress(f'heat-map localisation of {result["name"]} ...')
+      per_run[result['name']] = load_or_evaluate(
+          os.path.join(work_dir, 'runs', result['name']), dataset,
+          os.path.join(work_dir, 'data', synthetic.VIDEOS_DIR))
+  return summarize(per_run) if per_run else None
 
 
 def summarize(per_run: Mapping[str, Mapping]) -> Dict:

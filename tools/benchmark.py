@@ -274,22 +274,6 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
     raise app.UsageError(str(e)) from e
 
 
-def localise(results, budget: accuracy.Budget):
-  """The heat-map localisation figure of ACRN's table 1a runs (each kept in
-  its run directory), summarized over seeds; None without such runs."""
-  per_run = {}
-  videos_dir = os.path.join(_WORK_DIR.value, 'data', 'videos')
-  for result in results:
-    if (result['model'] == 'acrn' and not result.get('scene_maps') and
-        result['frames_per_clip'] == budget.frames_per_clip):
-      print(f'[accuracy] heat-map localisation of {result["name"]} ...',
-            flush=True)
-      per_run[result['name']] = heatmap_localisation.load_or_evaluate(
-          os.path.join(_WORK_DIR.value, 'runs', result['name']),
-          accuracy.dataset_config(budget), videos_dir)
-  return heatmap_localisation.summarize(per_run) if per_run else None
-
-
 def run_accuracy(argv):
   """The `accuracy` subcommand: trains, evaluates, writes the report."""
   if len(argv) > 2:
@@ -344,7 +328,10 @@ def run_accuracy(argv):
         keyframe_second=3.0,
         output_path=os.path.join(_OUTPUT_DIR.value,
                                  'accuracy_' + accuracy_report.HEATMAPS_PNG))
-  localisation = localise(results, budget)
+  localisation = heatmap_localisation.localise_runs(
+      _WORK_DIR.value, results, accuracy.dataset_config(budget),
+      budget.frames_per_clip,
+      progress=lambda line: print(f'[accuracy] {line}', flush=True))
   invocations = accuracy.record_invocation(_WORK_DIR.value, started,
                                           time.time(), completed=True)
   elapsed = sum(invocation['minutes'] for invocation in invocations)

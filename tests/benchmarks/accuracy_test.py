@@ -241,12 +241,16 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   np.testing.assert_allclose(maps[np.arange(len(top)), ..., top],
                              detections['relation_heatmaps'], atol=1e-5)
   # The figure on the test split, kept beside the run's result.
-  figure = heatmap_localisation.load_or_evaluate(
-      run_dir, accuracy.dataset_config(budget),
-      os.path.join(work, 'data', 'videos'))
+  lines = []
+  summary = heatmap_localisation.localise_runs(
+      work, results, accuracy.dataset_config(budget), 2, lines.append)
+  assert lines == ['heat-map localisation of acrn_f2_s0 ...']
+  figure = summary['runs']['acrn_f2_s0']
   assert set(figure['per_class']) == {'pass', 'look_at'}
   assert 0 <= figure['num_inside'] <= figure['num_actors']
   assert heatmap_localisation.load_or_evaluate(run_dir, None, None) == figure
+  assert heatmap_localisation.localise_runs(
+      work, results, accuracy.dataset_config(budget), 8) is None
 
 
 def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
