@@ -1,16 +1,18 @@
 """The accuracy benchmark: the paper's ablations (tables 1a-c) in miniature.
 
-On the synthetic relational dataset (`acrn_tf.data.synthetic`, preset
-`benchmark`), trains the Base-Model, Resize+Concat, the Santoro relation
-network and ACRN with one budget (steps, batch, schedule, clip size) for
-several seeds, Base-Model and ACRN at several clip lengths, and ACRN
-relating actors to other scene maps (S3D-G endpoints and scales); each model
-is evaluated (frame-AP at IoU 0.5, per-class AP) on the test split.
+On the synthetic relational dataset (`acrn_tf.data.synthetic`, the
+budget's preset, `stage` by default), trains the Base-Model, Resize+Concat,
+the Santoro relation network and ACRN with one budget (steps, batch,
+schedule, clip size) for several seeds (table 1a), Base-Model and ACRN at
+several clip lengths (table 1b) and, when the budget names scene maps, ACRN
+relating actors to other scene maps (S3D-G endpoints and scales, table 1c);
+each model is evaluated (frame-AP at IoU 0.5, per-class AP) on the test
+split.
 
 Everything goes through the library a user runs: the dataset generator, the
 AVA converter, `train_lib.train` and `train_lib.evaluate_checkpoint`. Runs
 only differ in the relation module, the seeds and the clip length; all start
-from one pipeline.config (default `configs/synthetic/acrn_tiny.config`) and,
+from one pipeline.config (default `configs/synthetic/acrn_stage.config`) and,
 with `Budget.pretrain_steps`, from the S3D-G, actor detector and actor head
 of one pretraining run (a Base-Model), as the paper's models all start from
 one pretrained S3D-G and person detector.
@@ -22,7 +24,9 @@ trained run resumes from its last checkpoint).
   work_dir/data/          the generated videos and AVA csv files
   work_dir/records/       train-*.tfrecord, test-*.tfrecord
   work_dir/runs/<run>/    checkpoints, pipeline.config, test_eval/, result.json
-                          (and train.log when runs go side by side)
+                          (and train.log when runs go side by side; an ACRN
+                          seed run's localisation.json, see
+                          `heatmap_localisation`)
   work_dir/runs/pretrain/ the pretraining run, laid out the same way
   work_dir/invocations.json  each invocation's wall time, so a benchmark
                           done over several invocations reports the sum
@@ -69,6 +73,7 @@ class Budget:
 
   Attributes:
     name: 'full' or 'quick' (or a caller's), written to the results.
+    preset: the synthetic dataset's preset (`synthetic_config.PRESETS`).
     seeds: table 1a trains every model once per seed.
     frames_per_clip: table 1a's clip length.
     clip_lengths: table 1b's clip lengths (Base-Model and ACRN, first seed).
@@ -84,11 +89,12 @@ class Budget:
       fine_tune_checkpoint_type SHARED_PARTS), as the paper starts every
       model from one pretrained S3D-G and person detector. 0: every run
       starts from scratch.
-    dataset_overrides: SyntheticConfig fields replacing the `benchmark`
-      preset's (e.g. fewer videos for a quick run).
+    dataset_overrides: SyntheticConfig fields replacing the preset's (e.g.
+      fewer videos for a quick run).
     scene_maps: table 1c: ACRN (first seed, frames_per_clip) is trained once
       per spec (see `scene_map_specs`); the spec of the base config's own
-      scene maps is its table 1a run.
+      scene maps is its table 1a run. Empty (FULL's and QUICK's): no table
+      1c; `TABLE_1C` is the paper's grid.
   """
   name: str
   seeds: Sequence[int]
@@ -101,6 +107,7 @@ class Budget:
   pretrain_steps: int = 0
   dataset_overrides: Dict = dataclasses.field(default_factory=dict)
   scene_maps: Sequence[str] = ()
+  preset: str = 'stage'
 
   def validate(self) -> 'Budget':
     """Returns self; ValueError naming the field if a value is impossible."""
@@ -133,6 +140,10 @@ class Budget:
     if len(set(self.scene_maps)) != len(self.scene_maps):
       raise ValueError('budget.scene_maps: repeated specs in '
                        f'{list(self.scene_maps)}')
+    if self.preset not in synthetic.PRESETS:
+      raise ValueError(f'budget.preset: unknown synthetic preset '
+                       f'{self.preset!r}; expected one of '
+                       f'{sorted(synthetic.PRESETS)}')
     return self
 
   @property
@@ -141,23 +152,32 @@ class Budget:
     return max([self.frames_per_clip] + list(self.clip_lengths))
 
 
-# Table 1c's grid: the paper's Conv2c, Mixed_3c and Mixed_4f at scales 0.5
-# and 1, and the three together at 0.5 (Mixed_4f at 1, the config's, is
-# table 1a's run). A relation head over a 32 x 32 map
-# (Conv2c at scale 1 of a 128 px frame) trains at 0.5 steps/s, a 20-minute
-# run, so the three together at scale 1 (as large, more channels) and
-# Conv1a (64 x 64) are left out: they do not fit the 90 minutes.
+# Table 1c's grid (only with --scene_maps, not in FULL): the paper's
+# Conv2c, Mixed_3c and Mixed_4f at scales 0.5 and 1, and the three together
+# at 0.5 (Mixed_4f at 1, the config's, is table 1a's run). On 96x128 frames
+# a relation head over a 32 x 32 map (Conv2c at scale 1) trained at 0.5
+# steps/s, a 20-minute run, so the three together at scale 1 (as large,
+# more channels) and Conv1a (64 x 64) are left out.
 TABLE_1C = ('Conv2d_2c_3x3@0.5', 'Mixed_3c@0.5', 'Mixed_4f@0.5',
             'Conv2d_2c_3x3@0.5+Mixed_3c@0.5+Mixed_4f@0.5',
             'Conv2d_2c_3x3@1', 'Mixed_3c@1', 'Mixed_4f@1')
-# Sized so that the whole benchmark fits in 90 minutes on 2 CPU cores
+# Tables 1a and 1b on the stage preset (96x384 frames): a 2000-step
+# pretraining run alone, then 16 runs of 800 steps (5 Base-Model, 11 with a
+# relation module) two side by side. Sized for 150 minutes on 2 CPU cores
+# from 30 and 60 measured training steps of acrn_stage.config (one process,
+# the machine shared: load average 5-6), Base-Model 1.3-2.2 and ACRN 1.1-1.5
+# steps/s. The estimate takes 1.7 and 1.3 steps/s alone, 0.64 of that per
+# run side by side (run_pool's docstring), XLA-compiled train steps 1.5x
+# faster, 200 s of evaluation per run (3x the 96x128 runs') and 13 minutes
+# of data, start-up and heat-map localisation: about 132 minutes
 # (docs/results/results.md states the time of its run).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
-              clip_lengths=(2, 4, 8), num_steps=600, warmup_steps=60,
-              pretrain_steps=3000, scene_maps=TABLE_1C)
-# One seed, a smaller dataset and half the steps: sized for about 15 minutes.
+              clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80,
+              pretrain_steps=2000)
+# One seed, a smaller dataset, fewer steps from scratch: estimated at 18
+# minutes from the same measurements (24 without XLA's 1.5x).
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
-               clip_lengths=(2, 8), num_steps=400, warmup_steps=40,
+               clip_lengths=(2, 8), num_steps=300, warmup_steps=30,
                num_eval_examples=140,
                dataset_overrides={'num_train_videos': 120,
                                   'num_val_videos': 10,
@@ -253,6 +273,36 @@ def dataset_paths(work_dir: str) -> DatasetPaths:
       _records_pattern(records_dir, 'test'))
 
 
+def dataset_config(budget: Budget) -> synthetic.SyntheticConfig:
+  """The synthetic dataset of a budget: its preset with its overrides."""
+  return synthetic.get_preset(budget.preset, **dict(budget.dataset_overrides))
+
+
+def check_frame_shape(config: pipeline_pb2.TrainEvalPipelineConfig,
+                      dataset: synthetic.SyntheticConfig,
+                      config_path: str = 'the base config') -> None:
+  """Refuses a config whose input frames have another shape than the data's.
+
+  The input pipeline resizes every frame to the readers' image size: a
+  uniform scale is a choice, but another aspect ratio would squash the
+  scene (e.g. a 96x960 preset read at 96x384).
+
+  Raises:
+    ValueError: naming both sizes.
+  """
+  for name in ('train_input_reader', 'eval_input_reader'):
+    reader = getattr(config, name)
+    reader = reader[0] if name == 'eval_input_reader' else reader
+    aspect = reader.image_width / reader.image_height
+    data_aspect = dataset.frame_width / dataset.frame_height
+    if abs(aspect / data_aspect - 1.0) > 0.01:
+      raise ValueError(
+          f'{config_path}: {name} reads {reader.image_height}x'
+          f'{reader.image_width} frames, but preset {dataset.preset!r} has '
+          f'{dataset.frame_height}x{dataset.frame_width} frames (another '
+          'aspect ratio): give a config of the preset\'s frame shape')
+
+
 def prepare_dataset(work_dir: str, budget: Budget,
                     progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
   """Generates the synthetic videos and converts train and test to records.
@@ -268,9 +318,9 @@ def prepare_dataset(work_dir: str, budget: Budget,
   records_dir = os.path.join(work_dir, 'records')
   annotations_dir = os.path.join(data_dir, synthetic.ANNOTATIONS_DIR)
   info_path = os.path.join(annotations_dir, synthetic.DATASET_INFO_FILE)
-  config = synthetic.get_preset('benchmark', **dict(budget.dataset_overrides))
+  config = dataset_config(budget)
   if not os.path.exists(info_path):
-    progress(f'generating the synthetic dataset (preset benchmark) in '
+    progress(f'generating the synthetic dataset (preset {budget.preset}) in '
              f'{data_dir}')
     started = time.time()
     synthetic.generate_dataset(data_dir, config)
@@ -337,6 +387,9 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
     for endpoint, scale in scene_map_specs.parse(run.scene_maps):
       relation.scene_features.add(endpoint=endpoint, scale=scale)
   train = config.train_config
+  # XLA-compiled train steps and mixed precision, once train_config has
+  # them, are turned on here for every run: FULL's and QUICK's step counts
+  # assume XLA's 1.5x.
   train.seed = run.seed
   train.num_steps = num_steps
   train.checkpoint_every_n = num_steps
@@ -418,6 +471,7 @@ def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
   """
   budget.validate()
   base = config_util.read_pipeline_config(base_config_path)
+  check_frame_shape(base, dataset_config(budget), base_config_path)
   paths = dataset_paths(work_dir)
   runs = (list(runs) if runs is not None
           else plan_runs(budget, scene_map_specs.of_config(base)))

@@ -4,8 +4,11 @@ Takes the per-run results of `accuracy.run_benchmark` and lays them out like
 the paper's table 1a (frame-AP per relation model: mean, spread over seeds),
 table 1b (Base-Model and ACRN against the clip length) and table 1c (ACRN's
 scene maps: endpoints against scales), with per-class AP of Base-Model
-against ACRN. Writes results.json, results.md and PNG
-plots; the markdown names the command and the date it was made with.
+against ACRN. Beside the frame-AP every table gives the relation mAP: the
+mean AP over the classes another actor decides
+(`synthetic_config.RELATION_CLASSES`, `relation_map`). Writes results.json,
+results.md and PNG plots; the markdown names the command and the date it
+was made with.
 """
 
 import dataclasses
@@ -17,7 +20,10 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 
+from acrn_tf.data.synthetic import synthetic_config
 from benchmarks import accuracy
+from benchmarks import accuracy_plots
+from benchmarks import heatmap_localisation
 from benchmarks import loss_history
 from benchmarks import scene_map_specs
 
@@ -29,6 +35,13 @@ PER_CLASS_AP_PNG = 'per_class_ap.png'
 AP_PER_SCENE_MAP_PNG = 'ap_per_scene_map.png'
 CLASSIFICATION_LOSS_PNG = 'classification_loss.png'
 HEATMAPS_PNG = 'heatmaps.png'
+
+# The two figures every table gives: a result's frame_ap, and the relation
+# mAP computed from its per_class_ap (`relation_map`).
+FRAME_AP = 'frame_ap'
+RELATION_MAP = 'relation_map'
+METRICS = (FRAME_AP, RELATION_MAP)
+METRIC_TITLES = {FRAME_AP: 'frame-AP', RELATION_MAP: 'relation mAP'}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +68,43 @@ def summarize(values: Sequence[float]) -> Summary:
   return Summary(float(np.mean(points)), std, tuple(points))
 
 
+def relation_map(per_class_ap: Mapping[str, Optional[float]],
+                 classes: Sequence[str] = synthetic_config.RELATION_CLASSES
+                 ) -> Optional[float]:
+  """The relation mAP: mean AP (0-1) over `classes`, as frame-AP means.
+
+  A class absent from per_class_ap or with undefined AP (no groundtruth in
+  the test split, None or NaN) is left out, as frame-AP leaves it out of
+  its mean; None when no class is left.
+  """
+  values = [per_class_ap.get(name) for name in classes]
+  values = [v for v in values if v is not None and not math.isnan(v)]
+  return float(np.mean(values)) if values else None
+
+
+def metric(result: Mapping, name: str = FRAME_AP) -> Optional[float]:
+  """A run's frame_ap or relation mAP (0-1, None where undefined)."""
+  if name == RELATION_MAP:
+    return relation_map(result['per_class_ap'])
+  if name != FRAME_AP:
+    raise ValueError(f'metric must be one of {METRICS}, got {name!r}')
+  return result[FRAME_AP]
+
+
+def _points(value: Optional[float]) -> Optional[float]:
+  return None if value is None else 100.0 * value
+
+
 def _config_scene_maps(results: Sequence[Mapping]) -> List[Mapping]:
   """The runs with the base config's scene maps (not a table 1c variant)."""
   return [r for r in results if not r.get('scene_maps')]
 
 
-def table_1a(results: Sequence[Mapping], frames_per_clip: int
-             ) -> Dict[str, Summary]:
-  """Model -> frame-AP summary over seeds at table 1a's clip length."""
+def table_1a(results: Sequence[Mapping], frames_per_clip: int,
+             name: str = FRAME_AP) -> Dict[str, Summary]:
+  """Model -> summary over seeds of `metric` `name` at 1a's clip length."""
   results = _config_scene_maps(results)
-  return {model: summarize([r['frame_ap'] for r in results
+  return {model: summarize([metric(r, name) for r in results
                             if r['model'] == model and
                             r['frames_per_clip'] == frames_per_clip])
           for model in accuracy.MODELS}
@@ -88,14 +128,14 @@ def loss_curves(results: Sequence[Mapping], seed: int, frames_per_clip: int,
   return curves
 
 
-def table_1b(results: Sequence[Mapping], seed: int
+def table_1b(results: Sequence[Mapping], seed: int, name: str = FRAME_AP
              ) -> Dict[int, Dict[str, Optional[float]]]:
-  """Clip length -> model -> frame-AP points (first seed), for 1b's models."""
+  """Clip length -> model -> points of `metric` `name` (first seed)."""
   table: Dict[int, Dict[str, Optional[float]]] = {}
   for r in _config_scene_maps(results):
     if r['model'] in accuracy.CLIP_LENGTH_MODELS and r['seed'] == seed:
-      table.setdefault(r['frames_per_clip'], {})[r['model']] = (
-          None if r['frame_ap'] is None else 100.0 * r['frame_ap'])
+      table.setdefault(r['frames_per_clip'], {})[r['model']] = _points(
+          metric(r, name))
   return {frames: {m: table[frames].get(m)
                    for m in accuracy.CLIP_LENGTH_MODELS}
           for frames in sorted(table)}
@@ -118,9 +158,10 @@ def per_class(results: Sequence[Mapping], frames_per_clip: int,
           for name in names}
 
 
-def table_1c(results: Sequence[Mapping], seed: int, frames_per_clip: int
+def table_1c(results: Sequence[Mapping], seed: int, frames_per_clip: int,
+             name: str = FRAME_AP
              ) -> Dict[float, Dict[str, Optional[float]]]:
-  """Scale -> endpoints ('A+B') -> ACRN frame-AP points (first seed).
+  """Scale -> endpoints ('A+B') -> ACRN points of `metric` `name`.
 
   Every ACRN run of the seed and clip length whose scene maps share one
   scale, by `accuracy.RELATION_SCENE_MAPS`: table 1a's run is the cell of
@@ -141,20 +182,26 @@ def table_1c(results: Sequence[Mapping], seed: int, frames_per_clip: int
     endpoints = '+'.join(endpoint for endpoint, _ in maps)
     if endpoints not in columns:
       columns.append(endpoints)
-    cells.setdefault(scales.pop(), {})[endpoints] = (
-        None if r['frame_ap'] is None else 100.0 * r['frame_ap'])
+    cells.setdefault(scales.pop(), {})[endpoints] = _points(metric(r, name))
   if len(cells) == 1 and len(columns) == 1:
     return {}  # Only table 1a's run: there is no table 1c.
   return {scale: {c: cells[scale].get(c) for c in columns}
           for scale in sorted(cells)}
 
 
-def _cell(summary: Summary) -> str:
+def _cell(summary: Summary, name: str = FRAME_AP) -> str:
   if summary.count == 0:
-    return 'not run'
+    return 'not run' if name == FRAME_AP else 'undefined'
   if summary.count == 1:
     return f'{summary.mean:.1f}'
   return f'{summary.mean:.1f} ± {summary.std:.1f}'
+
+
+def _value_cell(points: Optional[float], name: str = FRAME_AP) -> str:
+  """A first-seed cell: points with one decimal, or why there is none."""
+  if points is None:
+    return 'not run' if name == FRAME_AP else 'undefined'
+  return f'{points:.1f}'
 
 
 def _peak_learning_rate(budget: accuracy.Budget) -> str:
@@ -202,21 +249,23 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
                     command: str, date: str, elapsed_minutes: float,
                     machine: str, plots: Mapping[str, str],
                     pretrain_result: Optional[Mapping] = None,
-                    invocations: int = 1) -> str:
+                    invocations: int = 1,
+                    localisation: Optional[Mapping] = None) -> str:
   """The results page: budget, tables 1a and 1b, per-class AP, plots.
 
   pretrain_result: the pretraining run's result (budget.pretrain_steps > 0).
   invocations: how many invocations elapsed_minutes is the sum of.
+  localisation: `heatmap_localisation.summarize` of ACRN's runs, if any.
   """
   seed = budget.seeds[0]
-  rows_1a = table_1a(results, budget.frames_per_clip)
-  base = rows_1a['base'].mean
+  rows_1a = {name: table_1a(results, budget.frames_per_clip, name)
+             for name in METRICS}
   lines = [
       '# Accuracy benchmark: the paper\'s ablations in miniature', '',
       f'Generated by `{command}` on {date} ({elapsed_minutes:.0f} minutes'
       f'{_over(invocations)} on {machine}); do not edit by hand.', '',
       'Every model is trained on the synthetic relational dataset '
-      '(`docs/synthetic_dataset.md`, preset `benchmark`'
+      f'(`docs/synthetic_dataset.md`, preset `{budget.preset}`'
       f'{_dataset_overrides(budget)}) with the same budget and evaluated '
       f'on its test split. Budget `{budget.name}`: '
       f'{budget.num_steps} steps of batch '
@@ -227,18 +276,27 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
       f'{", ".join(str(s) for s in budget.seeds)}; '
       f'{results[0]["num_test_keyframes"] if results else "?"} test '
       'keyframes. Frame-AP at IoU 0.5, in points (mean ± sample standard '
-      'deviation over seeds).', '']
+      'deviation over seeds). The relation mAP is the mean AP over the '
+      'classes another actor decides '
+      f'({", ".join(f"`{c}`" for c in synthetic_config.RELATION_CLASSES)}: '
+      'the one passed to, the one looked at), the classes with '
+      'groundtruth among them.', '']
   lines += _pretraining(budget, pretrain_result)
   lines += [
       '## Relation models (paper table 1a)', '',
-      '| Model | frame-AP | vs Base-Model | runs |',
-      '|---|---|---|---|']
+      '| Model | frame-AP | vs Base-Model | relation mAP | vs Base-Model '
+      '| runs |',
+      '|---|---|---|---|---|---|']
   for model in accuracy.MODELS:
-    summary = rows_1a[model]
-    delta = ('' if model == 'base' or summary.count == 0
-             else f'{summary.mean - base:+.1f}')
-    lines.append(f'| {accuracy.MODEL_TITLES[model]} | {_cell(summary)} | '
-                 f'{delta} | {summary.count} |')
+    cells = []
+    for name in METRICS:
+      summary = rows_1a[name][model]
+      base = rows_1a[name]['base']
+      delta = ('' if model == 'base' or summary.count == 0 or
+               base.count == 0 else f'{summary.mean - base.mean:+.1f}')
+      cells += [_cell(summary, name), delta]
+    lines.append(f'| {accuracy.MODEL_TITLES[model]} | ' + ' | '.join(cells)
+                 + f' | {rows_1a[FRAME_AP][model].count} |')
   lines += ['', f'![frame-AP per model]({plots[AP_PER_MODEL_PNG]})', '']
   if CLASSIFICATION_LOSS_PNG in plots:
     lines += [f'Training curves of seed {seed}: the classification loss, '
@@ -248,12 +306,16 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
               f'![classification loss]({plots[CLASSIFICATION_LOSS_PNG]})', '']
   lines += ['## Temporal context (paper table 1b)', '',
             f'Seed {seed}, the same budget at every clip length.', '',
-            '| Frames | ' + ' | '.join(accuracy.MODEL_TITLES[m] for m in
-                                       accuracy.CLIP_LENGTH_MODELS) + ' |',
-            '|---|' + '---|' * len(accuracy.CLIP_LENGTH_MODELS)]
-  for frames, row in table_1b(results, seed).items():
-    cells = ['not run' if row[m] is None else f'{row[m]:.1f}'
-             for m in accuracy.CLIP_LENGTH_MODELS]
+            '| Frames | ' + ' | '.join(
+                f'{accuracy.MODEL_TITLES[m]} {METRIC_TITLES[name]}'
+                for name in METRICS for m in accuracy.CLIP_LENGTH_MODELS)
+            + ' |',
+            '|---|' + '---|' * (len(METRICS) *
+                                len(accuracy.CLIP_LENGTH_MODELS))]
+  tables_1b = {name: table_1b(results, seed, name) for name in METRICS}
+  for frames in tables_1b[FRAME_AP]:
+    cells = [_value_cell(tables_1b[name][frames][m], name)
+             for name in METRICS for m in accuracy.CLIP_LENGTH_MODELS]
     lines.append(f'| {frames} | ' + ' | '.join(cells) + ' |')
   lines += ['', f'![frame-AP against clip length]'
             f'({plots[AP_VS_CLIP_LENGTH_PNG]})', '']
@@ -261,7 +323,9 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
   lines += ['## Per-class AP, Base-Model and ACRN', '',
             '| Class | Base-Model | ACRN |', '|---|---|---|']
   for name, by_model in per_class(results, budget.frames_per_clip).items():
-    lines.append(f'| {name} | {_cell(by_model["base"])} | '
+    shown = (f'{name} (relation)' if name in synthetic_config.RELATION_CLASSES
+             else name)
+    lines.append(f'| {shown} | {_cell(by_model["base"])} | '
                  f'{_cell(by_model["acrn"])} |')
   lines += ['', f'![per-class AP]({plots[PER_CLASS_AP_PNG]})', '']
   if HEATMAPS_PNG in plots:
@@ -270,12 +334,14 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
               'relation heat map (paper 3.4), maximum over the shown '
               'actors, over the keyframe.', '',
               f'![ACRN heat maps]({plots[HEATMAPS_PNG]})', '']
+  lines += heatmap_localisation.format_markdown(localisation)
   lines += ['## Every run', '',
-            '| Run | frame-AP | train s | eval s |', '|---|---|---|---|']
+            '| Run | frame-AP | relation mAP | train s | eval s |',
+            '|---|---|---|---|---|']
   for r in results:
-    ap = ('undefined' if r['frame_ap'] is None
-          else f'{100 * r["frame_ap"]:.2f}')
-    lines.append(f'| {r["name"]} | {ap} | '
+    aps = ['undefined' if value is None else f'{100 * value:.2f}'
+           for value in (metric(r, name) for name in METRICS)]
+    lines.append(f'| {r["name"]} | ' + ' | '.join(aps) + ' | '
                  f'{r["train_seconds"]:.0f} | {r["eval_seconds"]:.0f} |')
   return '\n'.join(lines) + '\n'
 
@@ -286,17 +352,20 @@ def _table_1c_lines(results: Sequence[Mapping], budget: accuracy.Budget,
   table = table_1c(results, budget.seeds[0], budget.frames_per_clip)
   if not table:
     return []
+  relation = table_1c(results, budget.seeds[0], budget.frames_per_clip,
+                      RELATION_MAP)
   columns = list(next(iter(table.values())))
   lines = ['## Scene maps (paper table 1c)', '',
            f'ACRN, seed {budget.seeds[0]}, relating each actor to other '
            'S3D-G endpoints (temporally flattened), each resized by the '
            'scale; several endpoints are resized to the largest and '
            'concatenated. The cell of the base config\'s own scene maps is '
-           'table 1a\'s run.', '',
+           'table 1a\'s run. Each cell: frame-AP / relation mAP.', '',
            '| Scale | ' + ' | '.join(c.replace('+', ', ') for c in columns)
            + ' |', '|---|' + '---|' * len(columns)]
   for scale, row in table.items():
-    cells = ['not run' if row[c] is None else f'{row[c]:.1f}'
+    cells = ['not run' if row[c] is None else
+             f'{row[c]:.1f} / {_value_cell(relation[scale][c], RELATION_MAP)}'
              for c in columns]
     lines.append(f'| {scale:g} | ' + ' | '.join(cells) + ' |')
   if AP_PER_SCENE_MAP_PNG in plots:
@@ -304,93 +373,15 @@ def _table_1c_lines(results: Sequence[Mapping], budget: accuracy.Budget,
   return lines + ['']
 
 
-def _plot_ap_per_scene_map(path: str, table) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  columns = list(next(iter(table.values())))
-  figure, axes = plt.subplots(figsize=(7.2, 3.6))
-  width = 0.8 / len(table)
-  for i, (scale, row) in enumerate(table.items()):
-    values = [row[c] if row[c] is not None else 0.0 for c in columns]
-    axes.bar(np.arange(len(columns)) + (i - (len(table) - 1) / 2) * width,
-             values, width, label=f'scale {scale:g}')
-  axes.set_xticks(range(len(columns)),
-                  [c.replace('+', '+\n') for c in columns], fontsize=8)
-  axes.set_ylabel('frame-AP @0.5 (points)')
-  axes.set_title('ACRN scene maps: endpoint and scale')
-  axes.legend()
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-
-
-def _plot_ap_per_model(path: str, rows: Mapping[str, Summary]) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  models = list(accuracy.MODELS)
-  figure, axes = plt.subplots(figsize=(6.4, 3.6))
-  means = [rows[m].mean if rows[m].count else 0.0 for m in models]
-  stds = [rows[m].std if rows[m].count > 1 else 0.0 for m in models]
-  axes.bar(range(len(models)), means, yerr=stds, capsize=5,
-           color=['#888888', '#6a9fd4', '#8fc97e', '#e0833a'])
-  for i, m in enumerate(models):
-    for value in rows[m].values:
-      axes.plot(i, value, 'k.', markersize=6)
-  axes.set_xticks(range(len(models)),
-                  [accuracy.MODEL_TITLES[m].split(' (')[0] for m in models])
-  axes.set_ylabel('frame-AP @0.5 (points)')
-  axes.set_title('Relation models: mean ± std over seeds (dots: seeds)')
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-
-
-def _plot_ap_vs_clip_length(path: str, table) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  figure, axes = plt.subplots(figsize=(6.4, 3.6))
-  for model, style in zip(accuracy.CLIP_LENGTH_MODELS, ('o-', 's-')):
-    points = [(f, row[model]) for f, row in table.items()
-              if row[model] is not None]
-    if points:
-      axes.plot([p[0] for p in points], [p[1] for p in points], style,
-                label=accuracy.MODEL_TITLES[model])
-  axes.set_xscale('log', base=2)
-  axes.set_xticks(list(table), [str(f) for f in table])
-  axes.set_xlabel('frames per clip')
-  axes.set_ylabel('frame-AP @0.5 (points)')
-  axes.set_title('Temporal context')
-  axes.legend()
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-
-
-def _plot_per_class(path: str, classes) -> None:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  from matplotlib import pyplot as plt  # pylint: disable=g-import-not-at-top
-  names = list(classes)
-  figure, axes = plt.subplots(figsize=(7.2, 3.6))
-  width = 0.38
-  for offset, model, color in ((-width / 2, 'base', '#888888'),
-                               (width / 2, 'acrn', '#e0833a')):
-    means = [classes[n][model].mean if classes[n][model].count else 0.0
-             for n in names]
-    stds = [classes[n][model].std if classes[n][model].count > 1 else 0.0
-            for n in names]
-    axes.bar(np.arange(len(names)) + offset, means, width, yerr=stds,
-             capsize=3, color=color, label=accuracy.MODEL_TITLES[model])
-  axes.set_xticks(range(len(names)), names)
-  axes.set_ylabel('AP @0.5 (points)')
-  axes.set_title('Per-class AP')
-  axes.legend()
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
+def _table_1a_json(results: Sequence[Mapping], budget: accuracy.Budget
+                   ) -> Dict[str, Dict[str, Dict]]:
+  """Table 1a for results.json: metric -> model -> mean, std, values."""
+  return {name: {model: {'mean': None if not summary.count else summary.mean,
+                         'std': None if not summary.count else summary.std,
+                         'values': list(summary.values)}
+                 for model, summary in table_1a(
+                     results, budget.frames_per_clip, name).items()}
+          for name in METRICS}
 
 
 def write_report(output_dir: str, results: Sequence[Mapping],
@@ -399,7 +390,8 @@ def write_report(output_dir: str, results: Sequence[Mapping],
                  heatmaps_png: Optional[str] = None,
                  date: Optional[str] = None,
                  pretrain_result: Optional[Mapping] = None,
-                 invocations: int = 1) -> Dict[str, str]:
+                 invocations: int = 1,
+                 localisation: Optional[Mapping] = None) -> Dict[str, str]:
   """Writes results.json, results.md and the plots; returns their paths.
 
   Args:
@@ -413,6 +405,8 @@ def write_report(output_dir: str, results: Sequence[Mapping],
     date: ISO date (default today, UTC).
     pretrain_result: the pretraining run's result, if the budget has one.
     invocations: how many invocations elapsed_minutes is the sum of.
+    localisation: `heatmap_localisation.summarize` of ACRN's seed runs
+      (the heat-map localisation figure), if any.
   """
   os.makedirs(output_dir, exist_ok=True)
   date = date or datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -421,18 +415,25 @@ def write_report(output_dir: str, results: Sequence[Mapping],
            AP_VS_CLIP_LENGTH_PNG: 'accuracy_' + AP_VS_CLIP_LENGTH_PNG,
            PER_CLASS_AP_PNG: 'accuracy_' + PER_CLASS_AP_PNG}
   paths = {key: os.path.join(output_dir, name) for key, name in names.items()}
-  _plot_ap_per_model(paths[AP_PER_MODEL_PNG],
-                     table_1a(results, budget.frames_per_clip))
-  _plot_ap_vs_clip_length(paths[AP_VS_CLIP_LENGTH_PNG],
-                          table_1b(results, budget.seeds[0]))
-  _plot_per_class(paths[PER_CLASS_AP_PNG],
-                  per_class(results, budget.frames_per_clip))
+  accuracy_plots.plot_ap_per_model(
+      paths[AP_PER_MODEL_PNG],
+      {METRIC_TITLES[name]: table_1a(results, budget.frames_per_clip, name)
+       for name in METRICS})
+  accuracy_plots.plot_ap_vs_clip_length(
+      paths[AP_VS_CLIP_LENGTH_PNG],
+      {METRIC_TITLES[name]: table_1b(results, budget.seeds[0], name)
+       for name in METRICS})
+  accuracy_plots.plot_per_class(paths[PER_CLASS_AP_PNG],
+                                per_class(results, budget.frames_per_clip))
   scene_table = table_1c(results, budget.seeds[0], budget.frames_per_clip)
   if scene_table:
     names[AP_PER_SCENE_MAP_PNG] = 'accuracy_' + AP_PER_SCENE_MAP_PNG
     paths[AP_PER_SCENE_MAP_PNG] = os.path.join(
         output_dir, names[AP_PER_SCENE_MAP_PNG])
-    _plot_ap_per_scene_map(paths[AP_PER_SCENE_MAP_PNG], scene_table)
+    accuracy_plots.plot_ap_per_scene_map(
+        paths[AP_PER_SCENE_MAP_PNG], scene_table,
+        table_1c(results, budget.seeds[0], budget.frames_per_clip,
+                 RELATION_MAP))
   curves = loss_curves(results, budget.seeds[0], budget.frames_per_clip,
                        pretrain_result)
   if curves:
@@ -445,7 +446,8 @@ def write_report(output_dir: str, results: Sequence[Mapping],
   if heatmaps_png:
     names[HEATMAPS_PNG] = os.path.basename(heatmaps_png)
   markdown = format_markdown(results, budget, command, date, elapsed_minutes,
-                             machine, names, pretrain_result, invocations)
+                             machine, names, pretrain_result, invocations,
+                             localisation)
   written = dict(paths)
   for name, text in (
       (RESULTS_MD, markdown),
@@ -454,7 +456,12 @@ def write_report(output_dir: str, results: Sequence[Mapping],
            'elapsed_minutes': round(elapsed_minutes, 1),
            'invocations': invocations,
            'budget': dataclasses.asdict(budget),
-           'pretrain': pretrain_result, 'runs': list(results)},
+           'relation_classes': list(synthetic_config.RELATION_CLASSES),
+           'table_1a': _table_1a_json(results, budget),
+           'heatmap_localisation': localisation,
+           'pretrain': pretrain_result,
+           'runs': [dict(r, relation_map=metric(r, RELATION_MAP))
+                    for r in results]},
           indent=2) + '\n')):
     path = os.path.join(output_dir, name)
     temporary = f'{path}.tmp-{os.getpid()}'

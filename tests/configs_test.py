@@ -19,6 +19,7 @@ def test_the_expected_configs_exist():
   names = {os.path.relpath(p, os.path.join(REPO_ROOT, 'configs'))
            for p in CONFIGS}
   assert {'synthetic/acrn_tiny.config', 'synthetic/base_tiny.config',
+          'synthetic/acrn_stage.config',
           'jhmdb/acrn_s3dg_split1.config', 'jhmdb/acrn_s3dg_split2.config',
           'jhmdb/acrn_s3dg_split3.config',
           'ava/acrn_s3dg_v2.1.config'} <= names
@@ -29,6 +30,21 @@ def test_the_expected_configs_exist():
 def test_config_parses_and_validates(path):
   config = config_util.load_pipeline_config(path)
   assert config.model.video_faster_rcnn.action_head.num_classes >= 1
+
+
+def test_stage_config_is_the_tiny_one_on_wide_frames():
+  tiny, stage = (config_util.load_pipeline_config(
+      os.path.join(REPO_ROOT, 'configs', 'synthetic', name))
+                 for name in ('acrn_tiny.config', 'acrn_stage.config'))
+  for config in (tiny, stage):
+    for reader in (config.train_input_reader, config.eval_input_reader[0]):
+      reader.ClearField('name')
+      reader.ClearField('label_map_path')
+      reader.tf_record_input_reader.ClearField('input_path')
+  for reader in (stage.train_input_reader, stage.eval_input_reader[0]):
+    assert (reader.image_height, reader.image_width) == (96, 960)
+    reader.image_width = 128
+  assert stage == tiny
 
 
 @pytest.mark.parametrize('name', ['jhmdb/acrn_s3dg_split1.config',

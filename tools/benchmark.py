@@ -21,10 +21,12 @@ against what training consumes. It prints a table; with --output_dir it
 writes performance.json, performance.md and PNG bar charts there.
 
 `accuracy` trains Base-Model, Resize+Concat, Santoro and ACRN with one
-budget for several seeds, Base-Model and ACRN at several clip lengths and
-ACRN on several scene maps on the synthetic `benchmark` preset, evaluates
-each on the test split and writes results.md (tables like the paper's 1a,
-1b and 1c), results.json and PNG plots to --output_dir. Everything it
+budget for several seeds (table 1a) and Base-Model and ACRN at several clip
+lengths (table 1b) on a synthetic preset (--preset, default `stage`), and
+ACRN on several scene maps with --scene_maps (table 1c), evaluates each on
+the test split (frame-AP, per-class AP, the relation mAP), measures how
+often ACRN's heat-map maximum lies in the partner's box, and writes
+results.md, results.json and PNG plots to --output_dir. Everything it
 trains stays in --work_dir; run again, it skips the runs already done.
 """
 
@@ -40,16 +42,20 @@ if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
 from absl import app  # pylint: disable=g-import-not-at-top
 from absl import flags
 
-from benchmarks import accuracy  # pylint: disable=g-import-not-at-top
+from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
+from benchmarks import accuracy
 from benchmarks import accuracy_heatmaps
 from benchmarks import accuracy_report
 from benchmarks import accuracy_runs
+from benchmarks import heatmap_localisation
 from benchmarks import machine as machine_lib
 from benchmarks import performance_report
 from benchmarks import run_pool
 from benchmarks import speed_suite
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# --scene_maps=table_1c: the paper's grid, accuracy.TABLE_1C.
+TABLE_1C_NAME = 'table_1c'
 
 _OUTPUT_DIR = flags.DEFINE_string(
     'output_dir', None, 'speed: write performance.json, performance.md and '
@@ -62,9 +68,13 @@ _WORK_DIR = flags.DEFINE_string(
     'work_dir', 'workspace/benchmark', 'accuracy: data, records and every '
     'run\'s checkpoints (kept; finished runs are not run again).')
 _ACCURACY_CONFIG = flags.DEFINE_string(
-    'accuracy_config', 'configs/synthetic/acrn_tiny.config', 'accuracy: the '
-    'pipeline.config every run starts from (its relation module, seeds, '
+    'accuracy_config', 'configs/synthetic/acrn_stage.config', 'accuracy: '
+    'the pipeline.config every run starts from (its relation module, seeds, '
     'steps, clip length and paths are replaced per run).')
+_PRESET = flags.DEFINE_string(
+    'preset', None, 'accuracy: the synthetic dataset preset (default: the '
+    f'budget\'s, {accuracy.FULL.preset}; with another preset give a '
+    '--accuracy_config of its frame size and a fresh --work_dir).')
 _ACCURACY_STEPS = flags.DEFINE_integer(
     'accuracy_steps', None, 'accuracy: training steps per run (default: the '
     f'budget\'s, {accuracy.FULL.num_steps} or {accuracy.QUICK.num_steps} '
@@ -92,9 +102,9 @@ _CLIP_LENGTHS = flags.DEFINE_list(
     '2,4,8; 2,8 with --quick).')
 _SCENE_MAPS = flags.DEFINE_list(
     'scene_maps', None, 'accuracy: table 1c, the scene maps ACRN is trained '
-    'on, each endpoint@scale, several joined by + (default: '
-    f'{",".join(accuracy.FULL.scene_maps)}; none with --quick; empty: no '
-    'table 1c).')
+    'on, each endpoint@scale, several joined by +, or '
+    f'{TABLE_1C_NAME} for the paper\'s grid '
+    f'({",".join(accuracy.TABLE_1C)}). Default: none, no table 1c.')
 _SECTIONS = flags.DEFINE_list(
     'sections', list(speed_suite.SECTIONS),
     f'Sections to run, from {",".join(speed_suite.SECTIONS)}.')
@@ -252,7 +262,11 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
   if _CLIP_LENGTHS.value is not None:
     changes['clip_lengths'] = _positive_ints(_CLIP_LENGTHS)
   if _SCENE_MAPS.value is not None:
-    changes['scene_maps'] = tuple(_SCENE_MAPS.value)
+    changes['scene_maps'] = (accuracy.TABLE_1C
+                             if _SCENE_MAPS.value == [TABLE_1C_NAME]
+                             else tuple(_SCENE_MAPS.value))
+  if _PRESET.value is not None:
+    changes['preset'] = _PRESET.value
   budget = dataclasses.replace(budget, **changes)
   try:
     return budget.validate()
@@ -272,12 +286,18 @@ def run_accuracy(argv):
     run_pool.core_groups(run_pool.schedulable_cores(), _ACCURACY_JOBS.value)
   except ValueError as e:
     raise app.UsageError(f'--accuracy_jobs: {e}') from e
+  config_path = _config_path(_ACCURACY_CONFIG.value)
+  try:
+    accuracy.check_frame_shape(config_util.read_pipeline_config(config_path),
+                               accuracy.dataset_config(budget), config_path)
+  except ValueError as e:
+    raise app.UsageError(f'--accuracy_config: {e}') from e
   started = time.time()
   try:
     # `kill PID` stops it as Ctrl-C does: runs stopped, invocation recorded.
     with run_pool.exit_on_sigterm():
       results = accuracy.run_benchmark(
-          _config_path(_ACCURACY_CONFIG.value), _WORK_DIR.value, budget,
+          config_path, _WORK_DIR.value, budget,
           progress=lambda line: print(f'[accuracy] {line}', flush=True),
           jobs=_ACCURACY_JOBS.value)
   except accuracy_runs.StaleRunError as e:
@@ -308,6 +328,10 @@ def run_accuracy(argv):
         keyframe_second=3.0,
         output_path=os.path.join(_OUTPUT_DIR.value,
                                  'accuracy_' + accuracy_report.HEATMAPS_PNG))
+  localisation = heatmap_localisation.localise_runs(
+      _WORK_DIR.value, results, accuracy.dataset_config(budget),
+      budget.frames_per_clip,
+      progress=lambda line: print(f'[accuracy] {line}', flush=True))
   invocations = accuracy.record_invocation(_WORK_DIR.value, started,
                                           time.time(), completed=True)
   elapsed = sum(invocation['minutes'] for invocation in invocations)
@@ -320,7 +344,7 @@ def run_accuracy(argv):
   paths = accuracy_report.write_report(
       _OUTPUT_DIR.value, results, budget, command, elapsed, machine,
       heatmaps_png=heatmaps, pretrain_result=pretrain_result,
-      invocations=len(invocations))
+      invocations=len(invocations), localisation=localisation)
   with open(paths[accuracy_report.RESULTS_MD], encoding='utf-8') as f:
     print(f.read(), end='')
   print(f'Wrote {", ".join(sorted(paths.values()))}')

@@ -10,13 +10,16 @@ from benchmarks import accuracy
 from benchmarks import accuracy_report as report
 
 _BUDGET = accuracy.Budget(name='test', seeds=(0, 1), frames_per_clip=8,
-                          clip_lengths=(2, 8), num_steps=10, warmup_steps=1)
+                          clip_lengths=(2, 8), num_steps=10, warmup_steps=1,
+                          preset='benchmark')
 
 
 def _result(model, seed, frames, ap, per_class=None):
+  """A run's result; its relation mAP is (ap / 2 + ap / 4) / 2 = 3 ap / 8."""
   return {'model': model, 'seed': seed, 'frames_per_clip': frames,
           'name': f'{model}_f{frames}_s{seed}', 'frame_ap': ap,
-          'per_class_ap': per_class or {'throw': ap, 'catch': ap / 2},
+          'per_class_ap': per_class or {'throw': ap, 'catch': ap / 2,
+                                        'pass': ap / 2, 'look_at': ap / 4},
           'num_test_keyframes': 12, 'num_steps': 10, 'batch_size': 4,
           'train_seconds': 30.0, 'eval_seconds': 5.0}
 
@@ -83,10 +86,11 @@ def test_table_1c_runs_stay_out_of_tables_1a_1b_and_per_class():
   assert '## Scene maps (paper table 1c)' in text
   assert ('| Scale | Mixed_4f | Conv2d_2c_3x3 | Conv2d_2c_3x3, Mixed_4f |'
           in text)
-  assert '| 0.5 | not run | 45.0 | 60.0 |' in text
-  assert '| 1 | 30.0 | 50.0 | not run |' in text
+  # frame-AP / relation mAP (3/8 of it).
+  assert '| 0.5 | not run | 45.0 / 16.9 | 60.0 / 22.5 |' in text
+  assert '| 1 | 30.0 / 11.2 | 50.0 / 18.8 | not run |' in text
   assert '![frame-AP per scene map](d.png)' in text
-  assert '| acrn_f8_s0_Conv2d_2c_3x3@1 | 50.00 |' in text
+  assert '| acrn_f8_s0_Conv2d_2c_3x3@1 | 50.00 | 18.75 |' in text
   assert 'table 1c' not in report.format_markdown(
       _results(), _BUDGET, 'cmd', '2026-11-25', 1.0, 'a CPU', names)
 
@@ -100,6 +104,42 @@ def test_summarize_in_points_with_sample_std():
   assert report.summarize([0.3]).std == 0.0
   assert report.summarize([float('nan'), None, 0.2]).values == (20.0,)
   assert report.summarize([]).count == 0
+
+
+def test_relation_map_worked_by_hand():
+  per_class = {'throw': 0.9, 'pass': 0.5, 'look_at': 0.2, 'idle': 1.0}
+  assert report.relation_map(per_class) == pytest.approx(0.35)
+  # Undefined or absent classes are left out, as frame-AP leaves them out.
+  assert report.relation_map({'pass': 0.5, 'look_at': None}) == (
+      pytest.approx(0.5))
+  assert report.relation_map({'pass': float('nan'), 'look_at': 0.3}) == (
+      pytest.approx(0.3))
+  assert report.relation_map({'throw': 0.9}) is None
+  assert report.relation_map(per_class, classes=('throw', 'idle')) == (
+      pytest.approx(0.95))
+  result = _result('acrn', 0, 8, 0.4)
+  assert report.metric(result) == 0.4
+  assert report.metric(result, report.RELATION_MAP) == pytest.approx(0.15)
+  with pytest.raises(ValueError, match="metric must be one of .* got 'x'"):
+    report.metric(result, 'x')
+
+
+def test_relation_map_in_tables_1a_1b_and_1c():
+  rows = report.table_1a(_results(), 8, report.RELATION_MAP)
+  assert rows['base'].values == pytest.approx((3.75, 7.5))
+  assert rows['acrn'].mean == pytest.approx(13.125)
+  assert report.table_1b(_results(), 0, report.RELATION_MAP)[2] == (
+      pytest.approx({'base': 1.875, 'acrn': 5.625}))
+  table = report.table_1c(_results_with_1c(), 0, 8, report.RELATION_MAP)
+  assert table[0.5]['Conv2d_2c_3x3+Mixed_4f'] == pytest.approx(22.5)
+  # A run without relation classes: undefined, not zero.
+  results = [_result('base', 0, 8, 0.2, {'throw': 0.2}),
+             _result('acrn', 0, 8, 0.3)]
+  assert report.table_1a(results, 8, report.RELATION_MAP)['base'].count == 0
+  text = report.format_markdown(results, _BUDGET, 'cmd', '2026-11-25', 1.0,
+                                'a CPU', _NAMES)
+  assert '| Base-Model | 20.0 |  | undefined |  | 1 |' in text
+  assert '| ACRN | 30.0 | +10.0 | 11.2 |  | 1 |' in text
 
 
 def test_table_1a_groups_by_model_at_the_budget_clip_length():
@@ -119,15 +159,18 @@ def test_table_1b_is_the_first_seed_by_clip_length():
 
 def test_per_class_averages_over_seeds():
   classes = report.per_class(_results(), 8)
-  assert list(classes) == ['throw', 'catch']
+  assert list(classes) == ['throw', 'catch', 'pass', 'look_at']
   assert classes['catch']['acrn'].mean == pytest.approx(17.5)
   assert classes['throw']['base'].values == pytest.approx((10.0, 20.0))
 
 
+_NAMES = {report.AP_PER_MODEL_PNG: 'a.png',
+          report.AP_VS_CLIP_LENGTH_PNG: 'b.png',
+          report.PER_CLASS_AP_PNG: 'c.png'}
+
+
 def test_markdown_tables_and_command():
-  names = {report.AP_PER_MODEL_PNG: 'a.png',
-           report.AP_VS_CLIP_LENGTH_PNG: 'b.png',
-           report.PER_CLASS_AP_PNG: 'c.png'}
+  names = _NAMES
   text = report.format_markdown(_results(), _BUDGET,
                                 'python tools/benchmark.py accuracy',
                                 '2026-11-25', 12.4, 'a CPU', names)
@@ -137,12 +180,18 @@ def test_markdown_tables_and_command():
                                    47.4, 'a CPU', names, invocations=2)
   assert ('(47 minutes over 2 invocations, each continuing where the last '
           'stopped, on a CPU)') in resumed
-  assert '| Base-Model | 15.0 ± 7.1 |  | 2 |' in text
-  assert '| ACRN | 35.0 ± 7.1 | +20.0 | 2 |' in text
-  assert '| Resize+Concat | 12.0 | -3.0 | 1 |' in text
-  assert '| 2 | 5.0 | 15.0 |' in text
+  # frame-AP, then the relation mAP (3/8 of it): Base 3.75 and 7.5 (mean
+  # 5.6, std 2.65), ACRN 11.25 and 15.
+  assert ('| Base-Model | 15.0 ± 7.1 |  | 5.6 ± 2.7 |  | 2 |') in text
+  assert '| ACRN | 35.0 ± 7.1 | +20.0 | 13.1 ± 2.7 | +7.5 | 2 |' in text
+  assert '| Resize+Concat | 12.0 | -3.0 | 4.5 | -1.1 | 1 |' in text
+  assert ('| Frames | Base-Model frame-AP | ACRN frame-AP | Base-Model '
+          'relation mAP | ACRN relation mAP |') in text
+  assert '| 2 | 5.0 | 15.0 | 1.9 | 5.6 |' in text
   assert '| catch | 7.5 ± 3.5 | 17.5 ± 3.5 |' in text
-  assert '| acrn_f2_s0 | 15.00 | 30 | 5 |' in text
+  assert '| pass (relation) | 7.5 ± 3.5 | 17.5 ± 3.5 |' in text
+  assert '| acrn_f2_s0 | 15.00 | 5.62 | 30 | 5 |' in text
+  assert 'relation mAP is the mean AP over the classes another actor ' in text
   assert '![frame-AP per model](a.png)' in text
   assert 'heat maps' not in text
   assert '1 warm-up steps then cosine decay, 8-frame clips' in text
@@ -182,6 +231,12 @@ def test_write_report_files(tmp_path):
   assert content['budget']['seeds'] == [0, 1]
   assert len(content['runs']) == len(_results())
   assert content['pretrain'] is None
+  assert content['relation_classes'] == ['pass', 'look_at']
+  assert content['runs'][0]['relation_map'] == pytest.approx(0.0375)
+  acrn = content['table_1a']['relation_map']['acrn']
+  assert acrn['mean'] == pytest.approx(13.125)
+  assert acrn['values'] == pytest.approx([11.25, 15.0])
+  assert content['table_1a']['frame_ap']['base']['mean'] == pytest.approx(15)
   markdown = open(paths[report.RESULTS_MD]).read()
   assert '(accuracy_ap_per_model.png)' in markdown
   assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == sorted(

@@ -4,12 +4,15 @@ import dataclasses
 import json
 import os
 
+import numpy as np
 import pytest
 
 from acrn_tf.builders import config_util
+from acrn_tf.inference import detectors
 from benchmarks import accuracy
 from benchmarks import accuracy_heatmaps
 from benchmarks import accuracy_runs
+from benchmarks import heatmap_localisation
 from benchmarks import run_pool
 from benchmarks import scene_map_specs
 
@@ -18,16 +21,32 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 _CONFIG = os.path.join(_REPO, 'configs', 'synthetic', 'acrn_tiny.config')
 _PATHS = accuracy.DatasetPaths('/d', '/d/label_map.pbtxt', '/r/train-*',
                                '/r/test-*')
+# FULL on the `benchmark` preset, for the validation tests.
+_FULL = dataclasses.replace(accuracy.FULL, preset='benchmark')
 # One step of each run on a dataset of a few seconds of video.
 _TINY_BUDGET = accuracy.Budget(
     name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
-    num_steps=1, warmup_steps=0, num_eval_examples=4,
+    num_steps=1, warmup_steps=0, num_eval_examples=4, preset='tiny',
     dataset_overrides={'num_train_videos': 2, 'num_val_videos': 1,
                        'num_test_videos': 1, 'duration_seconds': 3})
 
 
-def test_full_plan_is_table_1a_then_the_other_clip_lengths_then_1c():
+def test_the_default_plan_is_tables_1a_and_1b_without_1c():
   runs = accuracy.plan_runs(accuracy.FULL)
+  assert accuracy.FULL.preset == 'stage' and accuracy.FULL.pretrain_steps
+  # 4 models x 3 seeds, then Base and ACRN at 2 and 4 frames; no run on
+  # other scene maps.
+  assert [r.name for r in runs] == [
+      f'{model}_f8_s{seed}' for seed in (0, 1, 2) for model in
+      ('base', 'resize_concat', 'santoro', 'acrn')] + [
+          'base_f2_s0', 'acrn_f2_s0', 'base_f4_s0', 'acrn_f4_s0']
+  assert not any(r.scene_maps for r in runs)
+  assert not accuracy.FULL.scene_maps and not accuracy.QUICK.scene_maps
+
+
+def test_with_table_1c_the_plan_is_1a_then_the_other_clip_lengths_then_1c():
+  runs = accuracy.plan_runs(dataclasses.replace(
+      accuracy.FULL, scene_maps=accuracy.TABLE_1C))
   assert [r.name for r in runs[:4]] == [
       'base_f8_s0', 'resize_concat_f8_s0', 'santoro_f8_s0', 'acrn_f8_s0']
   # 4 models x 3 seeds, then Base and ACRN at 2 and 4 frames (8 is shared),
@@ -42,7 +61,8 @@ def test_full_plan_is_table_1a_then_the_other_clip_lengths_then_1c():
       'acrn_f8_s0_Conv2d_2c_3x3@1', 'acrn_f8_s0_Mixed_3c@1']
   assert len(set(runs)) == len(runs)
   # With a base config relating to Mixed_3c at 1, that cell is 1a's run.
-  other = accuracy.plan_runs(accuracy.FULL, 'Mixed_3c@1.0')
+  other = accuracy.plan_runs(dataclasses.replace(
+      accuracy.FULL, scene_maps=accuracy.TABLE_1C), 'Mixed_3c@1.0')
   assert 'acrn_f8_s0_Mixed_4f@1' in [r.name for r in other]
   assert 'acrn_f8_s0_Mixed_3c@1' not in [r.name for r in other]
 
@@ -59,9 +79,9 @@ def test_a_run_on_other_scene_maps():
   assert scene_map_specs.of_config(config) == run.scene_maps
   with pytest.raises(ValueError, match=r"budget.scene_maps: scene maps "
                      r"'Mixed_4f@-1'"):
-    dataclasses.replace(accuracy.FULL, scene_maps=('Mixed_4f@-1',)).validate()
+    dataclasses.replace(_FULL, scene_maps=('Mixed_4f@-1',)).validate()
   with pytest.raises(ValueError, match='budget.scene_maps: repeated'):
-    dataclasses.replace(accuracy.FULL,
+    dataclasses.replace(_FULL,
                         scene_maps=('Mixed_4f@1', 'Mixed_4f@1')).validate()
 
 
@@ -79,10 +99,11 @@ def test_quick_plan():
     ({'num_steps': 100, 'warmup_steps': 100}, r'warmup_steps must be in \[0, num_steps\)'),
     ({'learning_rate': 0.0}, 'budget.learning_rate must be > 0, got 0.0'),
     ({'pretrain_steps': -1}, 'budget.pretrain_steps must be >= 0, got -1'),
+    ({'preset': 'huge'}, "budget.preset: unknown synthetic preset 'huge'"),
 ])
 def test_impossible_budgets_are_refused(changes, message):
   with pytest.raises(ValueError, match=message):
-    dataclasses.replace(accuracy.FULL, **changes).validate()
+    dataclasses.replace(_FULL, **changes).validate()
 
 
 @pytest.mark.parametrize('model,field', list(accuracy.RELATION_FIELD.items()))
@@ -204,6 +225,33 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   with open(png, 'rb') as f:
     assert f.read(8) == b'\x89PNG\r\n\x1a\n'
 
+  # Its heat maps for every class: at each detection's top class they are
+  # the ones the detector returns (the proposal found by its scores).
+  config_path = os.path.join(run_dir, 'pipeline.config')
+  by_class = heatmap_localisation.ClassHeatmapDetector(config_path, run_dir)
+  clip, _ = accuracy_heatmaps.read_clip(video, 1.0, 2)
+  boxes, scores, maps = by_class.detect(clip)
+  detections = detectors.CheckpointDetector(config_path, run_dir).detect(clip)
+  assert len(boxes) == len(detections['detection_boxes']) > 0
+  np.testing.assert_allclose(boxes, detections['detection_boxes'], atol=1e-6)
+  np.testing.assert_allclose(scores,
+                             detections['detection_multiclass_scores'],
+                             atol=1e-6)
+  top = detections['detection_classes'] - 1
+  np.testing.assert_allclose(maps[np.arange(len(top)), ..., top],
+                             detections['relation_heatmaps'], atol=1e-5)
+  # The figure on the test split, kept beside the run's result.
+  lines = []
+  summary = heatmap_localisation.localise_runs(
+      work, results, accuracy.dataset_config(budget), 2, lines.append)
+  assert lines == ['heat-map localisation of acrn_f2_s0 ...']
+  figure = summary['runs']['acrn_f2_s0']
+  assert set(figure['per_class']) == {'pass', 'look_at'}
+  assert 0 <= figure['num_inside'] <= figure['num_actors']
+  assert heatmap_localisation.load_or_evaluate(run_dir, None, None) == figure
+  assert heatmap_localisation.localise_runs(
+      work, results, accuracy.dataset_config(budget), 8) is None
+
 
 def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   budget = dataclasses.replace(_TINY_BUDGET, pretrain_steps=1)
@@ -245,6 +293,23 @@ def test_pretraining_then_runs_side_by_side_in_worker_processes(tmp_path):
   assert sum(line.startswith('[') and 'training 1 steps on core' in line
              for line in lines) == 3
   assert sum(': frame-AP ' in line for line in lines) == 3
+
+
+def test_a_config_of_another_frame_shape_than_the_preset_is_refused():
+  config = config_util.read_pipeline_config(_CONFIG)   # 96x128
+  tiny = accuracy.dataset_config(_TINY_BUDGET)         # 96x128
+  accuracy.check_frame_shape(config, tiny)
+  # Scaled uniformly: accepted.
+  accuracy.check_frame_shape(config, dataclasses.replace(
+      tiny, frame_height=192, frame_width=256))
+  with pytest.raises(ValueError, match=r"cfg: train_input_reader reads "
+                     r"96x128 frames, but preset 'tiny' has 96x384 frames"):
+    accuracy.check_frame_shape(config, dataclasses.replace(
+        tiny, frame_width=384), 'cfg')
+  config.train_input_reader.image_width = 384
+  with pytest.raises(ValueError, match='eval_input_reader reads 96x128'):
+    accuracy.check_frame_shape(config, dataclasses.replace(
+        tiny, frame_width=384))
 
 
 def test_record_invocation_adds_up_the_wall_time(tmp_path):

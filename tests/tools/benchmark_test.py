@@ -8,6 +8,10 @@ import sys
 _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
 _TOOL = os.path.join(_REPO, 'tools', 'benchmark.py')
+# The 96x128 preset and its config.
+_BENCHMARK_PRESET = ['--preset', 'benchmark', '--accuracy_config',
+                     os.path.join(_REPO, 'configs', 'synthetic',
+                                  'acrn_tiny.config')]
 _TINY = ['--conv_channels', '8', '--relation_num_actors', '4',
          '--relation_map_size', '3x4', '--relation_channels', '8,6,6']
 
@@ -44,7 +48,7 @@ def test_speed_quick_sections_end_to_end(tmp_path):
 
 
 def test_usage_errors(tmp_path):
-  # Each run imports TensorFlow (seconds): the dispatcher's case and five
+  # Each run imports TensorFlow (seconds): the dispatcher's case and seven
   # flags'.
   result = _run_tool(['sped'], str(tmp_path))
   assert result.returncode != 0
@@ -59,7 +63,8 @@ def test_usage_errors(tmp_path):
   assert result.returncode != 0
   assert 'budget.seeds: repeated seeds in [1, 1]' in result.stderr
   result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
-                      '--accuracy_jobs', '0'], str(tmp_path))
+                      '--preset', 'benchmark', '--accuracy_jobs', '0'],
+                     str(tmp_path))
   assert result.returncode != 0
   assert '--accuracy_jobs: jobs must be in [1, ' in result.stderr
   result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
@@ -71,6 +76,16 @@ def test_usage_errors(tmp_path):
   assert result.returncode != 0
   assert ("budget.scene_maps: scene maps 'Conv2d_2c_3x3': expected "
           "endpoint@scale (scale > 0) joined by +, got 'Conv2d_2c_3x3'"
+          in result.stderr)
+  result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
+                      '--preset', 'huge'], str(tmp_path))
+  assert result.returncode != 0
+  assert "budget.preset: unknown synthetic preset 'huge'" in result.stderr
+  result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
+                      '--preset', 'benchmark'], str(tmp_path))
+  assert result.returncode != 0
+  assert ('--accuracy_config: ' in result.stderr and
+          "reads 96x384 frames, but preset 'benchmark' has 96x128 frames"
           in result.stderr)
   assert not (tmp_path / 'out').exists()
 
@@ -84,7 +99,8 @@ def test_a_stale_work_dir_is_refused_before_any_work(tmp_path):
   with open(os.path.join(_REPO, 'configs', 'synthetic',
                          'acrn_tiny.config'), encoding='utf-8') as f:
     (run_dir / 'pipeline.config').write_text(f.read())
-  result = _run_tool(['accuracy', '--quick', '--work_dir', str(work),
+  result = _run_tool(['accuracy', '--quick'] + _BENCHMARK_PRESET + [
+                      '--work_dir', str(work),
                       '--output_dir', str(tmp_path / 'out')], str(tmp_path))
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith(
@@ -102,8 +118,8 @@ def test_sigterm_stops_the_accuracy_benchmark_and_records_the_invocation(
   env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
   process = subprocess.Popen(
-      [sys.executable, _TOOL, 'accuracy', '--quick', '--work_dir', str(work),
-       '--output_dir', str(tmp_path / 'out')],
+      [sys.executable, _TOOL, 'accuracy', '--quick'] + _BENCHMARK_PRESET + [
+          '--work_dir', str(work), '--output_dir', str(tmp_path / 'out')],
       cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
       stderr=subprocess.DEVNULL, text=True)
   try:

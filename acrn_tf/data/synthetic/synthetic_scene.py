@@ -68,6 +68,8 @@ class Scene:
   balls: Tuple[Ball, ...]
   events: Tuple[BallEvent, ...]
   keyframes: Tuple[Keyframe, ...]
+  # look_at's distance limit in pixels (config.look_range_px; 0: none).
+  look_range_px: float = 0.0
 
 
 def actor_box(scene: Scene, actor_index: int, frame_index: int) -> np.ndarray:
@@ -232,18 +234,27 @@ def looks_at(actors: Sequence[Actor], index: int, frame_index: int,
   actor's head centre to another actor's head centre, and, if max_distance
   is positive, that head lies at most max_distance pixels away.
   """
+  return bool(looked_at(actors, index, frame_index, max_distance))
+
+
+def looked_at(actors: Sequence[Actor], index: int, frame_index: int,
+              max_distance: float = 0.0) -> Tuple[int, ...]:
+  """The actors whose heads actor `index`'s head points at (see `looks_at`).
+
+  Returns:
+    Their indices into `actors`, ascending; empty exactly where `looks_at`
+    is False.
+  """
+  others = [i for i in range(len(actors)) if i != index]
   angles = _directions_to_others(actors, index, frame_index)
+  direction = actors[index].head_direction[frame_index]
+  pointed = _angle_diff(direction, angles) <= _LOOK_THRESHOLD
   if max_distance > 0:
     head = synthetic_figure.head_xy(actors[index], frame_index)
-    near = np.array([
-        float(np.hypot(*(synthetic_figure.head_xy(other, frame_index) -
-                         head))) <= max_distance
-        for i, other in enumerate(actors) if i != index])
-    angles = angles[near]
-    if not angles.size:
-      return False
-  direction = actors[index].head_direction[frame_index]
-  return bool(np.min(_angle_diff(direction, angles)) <= _LOOK_THRESHOLD)
+    pointed &= np.array([
+        float(np.hypot(*(synthetic_figure.head_xy(actors[i], frame_index) -
+                         head))) <= max_distance for i in others], bool)
+  return tuple(i for i, hit in zip(others, pointed) if hit)
 
 
 def sample_scene(rng: np.random.Generator,
@@ -290,4 +301,5 @@ def sample_scene(rng: np.random.Generator,
       num_frames=config.num_frames,
       background_seed=int(rng.integers(2**31)),
       actors=tuple(actors), balls=tuple(balls),
-      events=tuple(events), keyframes=tuple(keyframes))
+      events=tuple(events), keyframes=tuple(keyframes),
+      look_range_px=config.look_range_px)

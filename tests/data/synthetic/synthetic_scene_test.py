@@ -48,6 +48,31 @@ def test_looks_at_worked_by_hand(other_xy, direction_degrees, expected):
   assert synthetic_scene.looks_at(actors, 0, 0) is expected
 
 
+def test_looked_at_names_every_actor_within_25_degrees():
+  # Actor 0 at (30, 60) faces right: (90, 60) is straight ahead, (200, 100)
+  # 13.2 degrees below, (90, 90) 26.6 degrees below, (0, 60) behind it.
+  actors = [_actor(30, 60), _actor(90, 60), _actor(90, 90),
+            _actor(0, 60), _actor(200, 100)]
+  assert synthetic_scene.looked_at(actors, 0, 0) == (1, 4)
+  # Facing left, only the one behind; nobody to the right of actor 4.
+  turned = [dataclasses.replace(actors[0], head_direction=np.array([math.pi]))
+            ] + actors[1:]
+  assert synthetic_scene.looked_at(turned, 0, 0) == (3,)
+  assert synthetic_scene.looked_at(actors, 4, 0) == ()
+  assert not synthetic_scene.looks_at(actors, 4, 0)
+
+
+def test_looked_at_agrees_with_the_look_at_label(scenes):
+  for scene in scenes[:10]:
+    for keyframe in scene.keyframes:
+      for index, labels in enumerate(keyframe.labels):
+        looked = synthetic_scene.looked_at(scene.actors, index,
+                                           keyframe.frame_index,
+                                           scene.look_range_px)
+        assert bool(looked) == ('look_at' in labels)
+        assert index not in looked
+
+
 def _assert_scenes_equal(a, b):
   assert a.keyframes == b.keyframes and a.events == b.events
   assert a.background_seed == b.background_seed

@@ -235,6 +235,20 @@ def test_look_at_follows_the_facing_and_who_stands_next(scenes):
         assert ('look_at' in labels) == somebody
 
 
+def test_the_actors_looked_at_are_the_look_at_partners_in_range(scenes):
+  for scene in scenes[:20]:
+    assert scene.look_range_px == 264.0
+    for keyframe in scene.keyframes:
+      for index, labels in enumerate(keyframe.labels):
+        looked = synthetic_scene.looked_at(scene.actors, index,
+                                           keyframe.frame_index,
+                                           scene.look_range_px)
+        assert bool(looked) == ('look_at' in labels)
+        feet = _feet_x(scene)
+        assert all(abs(feet[i] - feet[index]) <= scene.look_range_px
+                   for i in looked)
+
+
 def test_look_at_is_balanced_and_comes_with_a_look_alike(scenes):
   looking, with_look_alike, boxes, keyframes_looking = 0, 0, 0, 0
   for scene in scenes:
