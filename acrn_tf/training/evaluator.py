@@ -1,7 +1,8 @@
 """Evaluation of a detection model over the eval input, as an orbit evaluator.
 
 Each replica runs preprocess -> predict -> postprocess on its part of the
-batch; the outputs and the ground truth come back to the host as numpy and
+batch (with `use_xla`, as one XLA computation: the batch's string features
+stay outside it and are passed through); the outputs and the ground truth come back to the host as numpy and
 feed the metrics of `eval_config.metrics_set` (frame-AP and the AVA protocol
 from `acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
 per-class AP csv, PR curves PNG) into `<model_dir>/eval/step_<N>/`, a few
@@ -44,7 +45,8 @@ class DetectionEvaluator(orbit.StandardEvaluator):
                label_map: Mapping[int, str],
                output_dir: Optional[str] = None,
                summary_dir: Optional[str] = None,
-               global_step: Optional[tf.Variable] = None):
+               global_step: Optional[tf.Variable] = None,
+               use_xla: bool = False):
     """Initialises the evaluator.
 
     Args:
@@ -57,6 +59,7 @@ class DetectionEvaluator(orbit.StandardEvaluator):
       output_dir: where each evaluation writes its report (None: nowhere).
       summary_dir: TensorBoard directory for the images (None: none).
       global_step: the step the evaluated weights were trained to.
+      use_xla: compile each replica's predict + postprocess with XLA.
     """
     self._model = model
     self._strategy = strategy
@@ -68,6 +71,7 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._evaluators = {}
     self._images: List[np.ndarray] = []
     self._last_metrics: Dict = {}
+    self._detect = self._make_detect(use_xla)
     super().__init__(
         eval_dataset=eval_dataset,
         options=orbit.StandardEvaluatorOptions(use_tf_while_loop=False))
@@ -112,14 +116,25 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._num_examples = 0
     return {}  # a state, so that orbit calls `eval_reduce` on every batch
 
-  def eval_step(self, iterator):
+  def _make_detect(self, use_xla: bool):
+    """(numeric batch) -> detections, compiled with XLA if `use_xla`."""
     model = self._model
 
     @tf.autograph.experimental.do_not_convert
-    def step_fn(batch):
+    def detect(batch):
       predictions = model.predict(model.preprocess(batch), training=False)
-      detections = model.postprocess(
+      return model.postprocess(
           predictions, true_image_shape=batch[_I.true_image_shape])
+
+    return tf.function(detect, jit_compile=True) if use_xla else detect
+
+  def eval_step(self, iterator):
+    detect = self._detect
+
+    @tf.autograph.experimental.do_not_convert
+    def step_fn(batch):
+      detections = detect({key: value for key, value in batch.items()
+                           if value.dtype != tf.string})
       outputs = {key: batch[key] for key in _INPUT_KEYS}
       outputs[_I.frames] = batch[_I.keyframe]
       outputs.update(detections)

@@ -12,6 +12,8 @@ A job is a pipeline config and a model directory, as in the OD API:
     directory (written by a separate training job) until `eval_timeout`
     seconds pass without a new one or the last step is evaluated.
 The merged pipeline config is written to model_dir beside the checkpoints.
+Both jobs build the model under train_config.mixed_precision's policy and,
+with model.video_faster_rcnn.use_xla, compile the replica steps with XLA.
 """
 
 import dataclasses
@@ -34,6 +36,7 @@ from acrn_tf.protos import pipeline_pb2
 from acrn_tf.training import checkpoints
 from acrn_tf.training import distribution
 from acrn_tf.training import evaluator as evaluator_lib
+from acrn_tf.training import mixed_precision
 from acrn_tf.training import trainer as trainer_lib
 
 EVAL_DIR = 'eval'
@@ -81,18 +84,33 @@ def build_model(config: pipeline_pb2.TrainEvalPipelineConfig,
                 reader, is_training: bool):
   """Builds the model and creates its variables with a zero clip.
 
-  The keyframe for the actor detector always comes from the RGB frames, so
-  frames are fed even to a flow-only extractor.
+  The model's layers compute under train_config.mixed_precision's policy
+  (their variables are float32 under every policy). The keyframe for the
+  actor detector always comes from the RGB frames, so frames are fed even
+  to a flow-only extractor.
   """
-  model = model_builder.build(config.model, is_training=is_training,
-                              image_size=_image_size(reader))
-  clip = [1, max(reader.frames_per_clip, 1), *_image_size(reader)]
-  inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
-  streams = model.feature_extractor.get_config()['streams']
-  if 'flow' in streams:
-    inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
-  model.predict(model.preprocess(inputs), training=False)
+  with mixed_precision.policy_scope(
+      mixed_precision.policy_name(config.train_config)):
+    model = model_builder.build(config.model, is_training=is_training,
+                                image_size=_image_size(reader))
+    clip = [1, max(reader.frames_per_clip, 1), *_image_size(reader)]
+    inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
+    streams = model.feature_extractor.get_config()['streams']
+    if 'flow' in streams:
+      inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
+    model.predict(model.preprocess(inputs), training=False)
   return model
+
+
+def build_optimizer(train_config):
+  """The config's optimizer, loss-scaled under mixed_float16.
+
+  Returns:
+    (optimizer, learning rate or schedule).
+  """
+  optimizer, learning_rate = optimizer_builder.build(train_config.optimizer)
+  return mixed_precision.wrap_optimizer(
+      optimizer, mixed_precision.policy_name(train_config)), learning_rate
 
 
 def _eval_reader(config, options: JobOptions):
@@ -119,7 +137,7 @@ def _make_evaluator(config, model, strategy, model_dir, options, global_step):
       model, dataset, strategy, config.eval_config, model_label_map(config),
       output_dir=os.path.join(model_dir, EVAL_DIR),
       summary_dir=os.path.join(model_dir, EVAL_DIR),
-      global_step=global_step)
+      global_step=global_step, use_xla=model.use_xla)
 
 
 def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
@@ -154,7 +172,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
 
   with strategy.scope():
     model = build_model(config, reader, is_training=True)
-    optimizer, _ = optimizer_builder.build(train_config.optimizer)
+    optimizer, _ = build_optimizer(train_config)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_builder.build(
             reader, batch_size, is_training=True, label_ids=label_ids,
@@ -175,7 +193,8 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
     trainer = trainer_lib.DetectionTrainer(
         model, optimizer, iterator, strategy, batch_size,
         gradient_clipping_by_norm=train_config.gradient_clipping_by_norm,
-        total_steps=train_config.num_steps, seed=train_config.seed)
+        total_steps=train_config.num_steps, seed=train_config.seed,
+        use_xla=model.use_xla)
     trainer.build_metrics(
         [fields.LossFields.rpn_objectness, fields.LossFields.rpn_localization,
          fields.LossFields.classification, fields.LossFields.localization,
