@@ -9,9 +9,10 @@ anchor sampling, dropout) come from the stateless seed (seed, global step)
 a checkpoint repeats exactly the steps of a job that was never stopped.
 With `use_xla` the replica step, forward pass, gradients, clipping and
 optimizer update included, is one XLA computation (`tf.function(
-jit_compile=True)`, as a TPU compiles it); the batch's string features (video
-ids) stay outside it, and the loss averages are updated outside it from the
-losses it returns. Under the mixed_float16 policy the optimizer is a
+jit_compile=True)`, as a TPU compiles it; see `_make_replica_step` for
+several GPU replicas); the batch's string features (video ids) stay
+outside it, and the loss averages are updated outside it from the losses
+it returns. Under the mixed_float16 policy the optimizer is a
 `LossScaleOptimizer`: the loss is scaled before the gradients and the
 gradients unscaled before clipping (a step with non-finite scaled gradients
 is skipped and the scale lowered).
@@ -122,7 +123,16 @@ class DetectionTrainer(orbit.StandardTrainer):
     """One replica's step: (numeric batch, seed) -> (losses, gradient norm).
 
     Everything in it compiles with XLA: the batch holds no strings and the
-    loss averages (Keras metrics) are updated by the caller.
+    loss averages (Keras metrics) are updated by the caller. Where it is
+    compiled depends on the strategy:
+      * one replica: `tf.function(jit_compile=True)` here;
+      * a TPU: TPUStrategy compiles the whole replica step itself;
+      * several replicas on GPUs or CPUs (MirroredStrategy, multi-worker):
+        not compiled. The step holds cross-replica calls (the optimizer's
+        sum of the replicas' gradients, the RPN box loss's normaliser in
+        Model Garden), which cannot run inside a compiled function nested
+        in `strategy.run`; TF_XLA_FLAGS=--tf_xla_auto_jit=2 compiles the
+        clusters between them instead.
     """
     model = self._model
     optimizer = self._optimizer
@@ -134,7 +144,9 @@ class DetectionTrainer(orbit.StandardTrainer):
     # Plain TensorFlow code: AutoGraph conversion would only add tracing
     # time (it more than doubles it for this model).
     @tf.autograph.experimental.do_not_convert
-    def replica_step(batch, seed):
+    def gradients_of(batch, seed):
+      """(losses, gradient norm, {variable index: clipped gradient})."""
+      variables = model.trainable_variables
       with tf.GradientTape() as tape:
         predictions = model.predict(model.preprocess(batch), training=True,
                                     groundtruth=batch, seed=seed)
@@ -142,24 +154,41 @@ class DetectionTrainer(orbit.StandardTrainer):
         scaled = losses[fields.LossFields.total] / num_replicas
         if loss_scaled:
           scaled = optimizer.get_scaled_loss(scaled)
-      variables = model.trainable_variables
       gradients = tape.gradient(scaled, variables)
       # Variables no loss reaches (e.g. ResNet levels the RPN does not
       # read) have no gradient.
-      pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
-      gradients = [g for g, _ in pairs]
+      indices = [i for i, g in enumerate(gradients) if g is not None]
+      gradients = [gradients[i] for i in indices]
       if loss_scaled:
         gradients = optimizer.get_unscaled_gradients(gradients)
       norm = tf.linalg.global_norm(gradients) * num_replicas
       if clip_norm > 0:
         gradients, _ = tf.clip_by_global_norm(gradients,
                                               clip_norm / num_replicas)
-      optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
+      return losses, norm, dict(zip(indices, gradients))
+
+    def apply(gradients):
+      variables = model.trainable_variables
+      optimizer.apply_gradients(
+          [(g, variables[i]) for i, g in sorted(gradients.items())])
+
+    @tf.autograph.experimental.do_not_convert
+    def replica_step(batch, seed):
+      losses, norm, gradients = gradients_of(batch, seed)
+      apply(gradients)
       return losses, norm
 
-    if self._use_xla:
-      return tf.function(replica_step, jit_compile=True)
-    return replica_step
+    if not self._use_xla or isinstance(self._strategy,
+                                       tf.distribute.TPUStrategy):
+      return replica_step
+    if num_replicas > 1:
+      logging.warning(
+          'use_xla: the step of %d replicas on %s is not compiled as one '
+          'XLA computation (its cross-replica calls cannot be inside one); '
+          'set TF_XLA_FLAGS=--tf_xla_auto_jit=2 to compile its parts.',
+          num_replicas, type(self._strategy).__name__)
+      return replica_step
+    return tf.function(replica_step, jit_compile=True)
 
   def train_step(self, iterator):
     num_replicas = self._strategy.num_replicas_in_sync
