@@ -14,7 +14,10 @@ Evaluate every checkpoint that a separate training job writes:
     --checkpoint_dir workspace/models/acrn_tiny [--eval_timeout 600]
 
 On several machines set TF_CONFIG on each (MultiWorkerMirroredStrategy) and
-pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME.
+pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME. XLA and mixed
+precision are config fields (model.video_faster_rcnn.use_xla,
+train_config.mixed_precision; e.g. --override
+model.video_faster_rcnn.use_xla=true): see docs/accelerators.md.
 """
 
 import os

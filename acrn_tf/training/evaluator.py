@@ -71,7 +71,7 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._evaluators = {}
     self._images: List[np.ndarray] = []
     self._last_metrics: Dict = {}
-    self._detect = self._make_detect(use_xla)
+    self._detect = detection_step(model, use_xla)
     super().__init__(
         eval_dataset=eval_dataset,
         options=orbit.StandardEvaluatorOptions(use_tf_while_loop=False))
@@ -115,18 +115,6 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._images = []
     self._num_examples = 0
     return {}  # a state, so that orbit calls `eval_reduce` on every batch
-
-  def _make_detect(self, use_xla: bool):
-    """(numeric batch) -> detections, compiled with XLA if `use_xla`."""
-    model = self._model
-
-    @tf.autograph.experimental.do_not_convert
-    def detect(batch):
-      predictions = model.predict(model.preprocess(batch), training=False)
-      return model.postprocess(
-          predictions, true_image_shape=batch[_I.true_image_shape])
-
-    return tf.function(detect, jit_compile=True) if use_xla else detect
 
   def eval_step(self, iterator):
     detect = self._detect
@@ -188,6 +176,27 @@ class DetectionEvaluator(orbit.StandardEvaluator):
                          max_outputs=len(self._images))
       writer.flush()
     return scalars
+
+
+def detection_step(model, use_xla: bool = False):
+  """(batch without strings) -> detections: preprocess, predict, postprocess.
+
+  Args:
+    model: the detection model.
+    use_xla: compile it with XLA (tf.function(jit_compile=True)).
+
+  Returns:
+    A function of a batch dict (frames, true_image_shape, ...; no string
+    features) returning the postprocess dict.
+  """
+
+  @tf.autograph.experimental.do_not_convert
+  def detect(batch):
+    predictions = model.predict(model.preprocess(batch), training=False)
+    return model.postprocess(
+        predictions, true_image_shape=batch[_I.true_image_shape])
+
+  return tf.function(detect, jit_compile=True) if use_xla else detect
 
 
 def render_keyframe(batch: Mapping[str, np.ndarray], index: int,

@@ -153,6 +153,11 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   if train_config.num_steps < 1:
     raise ValueError('train_config.num_steps must be >= 1 to train, got '
                      f'{train_config.num_steps}')
+  if (options.use_tpu and mixed_precision.policy_name(train_config) ==
+      'mixed_float16'):
+    raise ValueError('train_config.mixed_precision: TPUs compute in '
+                     'bfloat16, not float16; use MIXED_BFLOAT16 with '
+                     '--use_tpu')
   warning = config_validation.stale_batch_norm_warning(config)
   if warning:
     logging.warning('%s', warning)
