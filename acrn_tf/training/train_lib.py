@@ -158,9 +158,10 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
     raise ValueError('train_config.mixed_precision: TPUs compute in '
                      'bfloat16, not float16; use MIXED_BFLOAT16 with '
                      '--use_tpu')
-  warning = config_validation.stale_batch_norm_warning(config)
-  if warning:
-    logging.warning('%s', warning)
+  for warning in (config_validation.stale_batch_norm_warning(config),
+                  config_validation.partial_eval_batch_warning(config)):
+    if warning:
+      logging.warning('%s', warning)
   # The strategy first: MultiWorkerMirroredStrategy must configure the
   # runtime before anything else touches it.
   strategy = distribution.build_strategy(options.use_tpu, options.tpu_name,
