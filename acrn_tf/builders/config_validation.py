@@ -75,6 +75,14 @@ def validate_pipeline(config: pipeline_pb2.TrainEvalPipelineConfig,
                      f'{path}.relation_module')
   check.required(config, 'train_config', '')
   _validate_train(check, config.train_config, 'train_config')
+  if model.use_xla and config.train_config.deterministic:
+    # enable_op_determinism makes XLA refuse the ResNet's MaxPool gradient.
+    check.fail('train_config.deterministic',
+               'cannot be true with model.video_faster_rcnn.use_xla: '
+               'TensorFlow\'s op determinism has no deterministic XLA '
+               'MaxPool gradient (the keyframe ResNet\'s), so the step '
+               'would not compile; an XLA step is reproducible from its '
+               'seeds without it')
   check.required(config, 'train_input_reader', '')
   _validate_input_reader(check, config.train_input_reader,
                          'train_input_reader', model)

@@ -84,3 +84,13 @@ def test_warns_when_xla_meets_a_partial_evaluation_batch():
   for num_examples in (0, 12):  # every record, or full batches
     config.eval_config.num_examples = num_examples
     assert config_validation.partial_eval_batch_warning(config) == ''
+
+
+def test_op_determinism_and_xla_are_refused_together():
+  with pytest.raises(config_util.ConfigError,
+                     match=r'acrn_tiny.config: train_config.deterministic: '
+                     r'cannot be true with model.video_faster_rcnn.use_xla'):
+    config_util.load_pipeline_config(
+        os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'),
+        overrides=['train_config.deterministic=true',
+                   'model.video_faster_rcnn.use_xla=true'])

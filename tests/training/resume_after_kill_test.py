@@ -7,9 +7,12 @@ checkpoint is complete and restarted; it must resume from that checkpoint
 (model, optimizer, step and input iterator) and, because every random draw
 of a training step is keyed on (train_config.seed, global step), end with
 exactly the same variables as the job that was never stopped. With
-use_xla the same holds: both jobs compile the same step into the same code,
-and the compiled step draws its samples from the same seeds (its own Philox
-stream, the same in every process).
+use_xla the same holds, bit for bit: both jobs compile the same step into
+the same code, whose random draws come from the same seeds (XLA's own
+Philox stream, the same in every process). XLA jobs run without
+train_config.deterministic (TensorFlow's op determinism has no
+deterministic XLA MaxPool gradient; config_validation refuses the two
+together): the compiled code is deterministic on its own.
 """
 
 import os
@@ -51,7 +54,8 @@ def _command(paths, model_dir, use_xla):
              os.path.join(fx.REPO, 'configs', 'synthetic', 'base_tiny.config'),
              '--model_dir', model_dir]
   overrides = fx.overrides(paths, _NUM_STEPS) + _DETERMINISTIC + [
-      f'model.video_faster_rcnn.use_xla={str(use_xla).lower()}']
+      f'model.video_faster_rcnn.use_xla={str(use_xla).lower()}',
+      f'train_config.deterministic={str(not use_xla).lower()}']
   for override in overrides:
     command += ['--override', override]
   return command
