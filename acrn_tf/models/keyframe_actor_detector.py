@@ -188,8 +188,8 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
     Returns:
       A dict keyed by standard_fields.PredictionFields:
       rpn_objectness_logits and rpn_box_encodings (level -> float32 [batch,
-      h_l, w_l, num_anchors(*4)] under every precision policy), anchor_boxes (level -> absolute anchors),
-      proposal_boxes float32 [batch, num_proposals, 4] absolute and
+      h_l, w_l, num_anchors(*4)] under every precision policy),
+      anchor_boxes (level -> absolute anchors), proposal_boxes float32 [batch, num_proposals, 4] absolute and
       proposal_scores [batch, num_proposals].
     """
     features = self.backbone(images, training=training)

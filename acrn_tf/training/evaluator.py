@@ -2,9 +2,10 @@
 
 Each replica runs preprocess -> predict -> postprocess on its part of the
 batch (with `use_xla`, as one XLA computation: the batch's string features
-stay outside it and are passed through); the outputs and the ground truth come back to the host as numpy and
-feed the metrics of `eval_config.metrics_set` (frame-AP and the AVA protocol
-from `acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
+stay outside it and are passed through); the outputs and the ground truth
+come back to the host as numpy and feed the metrics of
+`eval_config.metrics_set` (frame-AP and the AVA protocol from
+`acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
 per-class AP csv, PR curves PNG) into `<model_dir>/eval/step_<N>/`, a few
 keyframes with ground-truth boxes (green), detections (labelled) and the
 top detection's relation heat map into TensorBoard, and returns the scalars
@@ -59,7 +60,8 @@ class DetectionEvaluator(orbit.StandardEvaluator):
       output_dir: where each evaluation writes its report (None: nowhere).
       summary_dir: TensorBoard directory for the images (None: none).
       global_step: the step the evaluated weights were trained to.
-      use_xla: compile each replica's predict + postprocess with XLA.
+      use_xla: compile predict + postprocess with XLA (with one replica;
+        a TPU compiles the step itself).
     """
     self._model = model
     self._strategy = strategy
@@ -71,7 +73,15 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._evaluators = {}
     self._images: List[np.ndarray] = []
     self._last_metrics: Dict = {}
-    self._detect = detection_step(model, use_xla)
+    # As the trainer: one replica compiles here, a TPU compiles the whole
+    # step itself, and several GPU replicas are not compiled (their
+    # variables live on other devices than one compiled function's).
+    single = strategy.num_replicas_in_sync == 1 and not isinstance(
+        strategy, tf.distribute.TPUStrategy)
+    if use_xla and not single:
+      logging.warning('use_xla: the evaluation step of %s is not compiled '
+                      'by the evaluator.', type(strategy).__name__)
+    self._detect = detection_step(model, use_xla and single)
     super().__init__(
         eval_dataset=eval_dataset,
         options=orbit.StandardEvaluatorOptions(use_tf_while_loop=False))

@@ -144,9 +144,7 @@ class DetectionTrainer(orbit.StandardTrainer):
     # Plain TensorFlow code: AutoGraph conversion would only add tracing
     # time (it more than doubles it for this model).
     @tf.autograph.experimental.do_not_convert
-    def gradients_of(batch, seed):
-      """(losses, gradient norm, {variable index: clipped gradient})."""
-      variables = model.trainable_variables
+    def replica_step(batch, seed):
       with tf.GradientTape() as tape:
         predictions = model.predict(model.preprocess(batch), training=True,
                                     groundtruth=batch, seed=seed)
@@ -154,28 +152,19 @@ class DetectionTrainer(orbit.StandardTrainer):
         scaled = losses[fields.LossFields.total] / num_replicas
         if loss_scaled:
           scaled = optimizer.get_scaled_loss(scaled)
+      variables = model.trainable_variables
       gradients = tape.gradient(scaled, variables)
       # Variables no loss reaches (e.g. ResNet levels the RPN does not
       # read) have no gradient.
-      indices = [i for i, g in enumerate(gradients) if g is not None]
-      gradients = [gradients[i] for i in indices]
+      pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
+      gradients = [g for g, _ in pairs]
       if loss_scaled:
         gradients = optimizer.get_unscaled_gradients(gradients)
       norm = tf.linalg.global_norm(gradients) * num_replicas
       if clip_norm > 0:
         gradients, _ = tf.clip_by_global_norm(gradients,
                                               clip_norm / num_replicas)
-      return losses, norm, dict(zip(indices, gradients))
-
-    def apply(gradients):
-      variables = model.trainable_variables
-      optimizer.apply_gradients(
-          [(g, variables[i]) for i, g in sorted(gradients.items())])
-
-    @tf.autograph.experimental.do_not_convert
-    def replica_step(batch, seed):
-      losses, norm, gradients = gradients_of(batch, seed)
-      apply(gradients)
+      optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
       return losses, norm
 
     if not self._use_xla or isinstance(self._strategy,
