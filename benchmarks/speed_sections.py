@@ -5,7 +5,7 @@ shared across the run (the conv peak, the training rate) and returns a
 `performance_report.section` dict.
 """
 
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from benchmarks import conv_peak
 from benchmarks import input_throughput
@@ -287,6 +287,10 @@ def model_section(options, context: Dict) -> Dict:
     for label, ratio in by_mode.items():
       notes.append(f'ACRN / Base-Model time, {name} ({label}): '
                    f'{_num(ratio, 2)}')
+  xla_speedups = _xla_speedups(results)
+  for name, speedup in xla_speedups.items():
+    notes.append(f'No-XLA / XLA time (the speed-up of XLA), {name}: '
+                 f'{_num(speedup, 2)}x')
   chart = report_lib.bar_chart(
       'Inference per clip', 'median ms',
       [f'{r.spec.name} ({m.name})' for r in results for m in r.modes],
@@ -296,7 +300,19 @@ def model_section(options, context: Dict) -> Dict:
       TITLES['model'], notes=notes,
       columns=['model', 'mode', 'class', 'clip', 'actors', 'median ms',
                'spread', 'error'],
-      rows=rows, chart=chart, data={'models': models, 'acrn_ratios': ratios})
+      rows=rows, chart=chart,
+      data={'models': models, 'acrn_ratios': ratios,
+            'xla_speedups': xla_speedups})
+
+
+def _xla_speedups(results) -> Dict[str, float]:
+  """Model name -> median time without XLA / with, where both ran."""
+  speedups = {}
+  for r in results:
+    by_xla = {m.use_xla: m.median_seconds for m in r.modes}
+    if by_xla.get(False) and by_xla.get(True):
+      speedups[r.spec.name] = by_xla[False] / by_xla[True]
+  return speedups
 
 
 def _acrn_ratios(results) -> Dict[str, Dict[str, Optional[float]]]:
@@ -323,52 +339,125 @@ def _mb(value: Optional[int]) -> str:
   return '-' if value is None else f'{value / 2**20:.0f}'
 
 
+# Training variants: (label, precision policy, XLA); XLA per options.
+_USE_XLA_FIELD = 'model.video_faster_rcnn.use_xla'
+_PRECISION_FIELD = 'train_config.mixed_precision'
+TRAINING_PRECISIONS = (('float32', 'FLOAT32'),
+                       ('mixed_bfloat16', 'MIXED_BFLOAT16'))
+XLA_TRAINING_GOAL = 1.5
+
+
+def training_variants(xla_modes) -> List[Tuple[str, bool, List[str]]]:
+  """(label, use_xla, config overrides) of each timed training variant."""
+  variants = []
+  for label, value in TRAINING_PRECISIONS:
+    for use_xla in xla_modes:
+      variants.append((f'{label}, {speed.xla_label(use_xla)}', use_xla, [
+          f'{_PRECISION_FIELD}={value}',
+          f'{_USE_XLA_FIELD}={"true" if use_xla else "false"}']))
+  return variants
+
+
+def _rate_ratio(results, numerator: str, denominator: str
+                ) -> Optional[float]:
+  top, bottom = results.get(numerator), results.get(denominator)
+  if top is None or bottom is None:
+    return None
+  return top.steps_per_second / bottom.steps_per_second
+
+
 def training_section(options, context: Dict) -> Dict:
-  """Training steps/s and peak memory (needs the training library)."""
+  """Training steps/s and peak memory per precision and XLA setting.
+
+  Each variant runs in a fresh process; the ratios compare variants of
+  this one run.
+  """
   factory, found = training_speed.find_train_step_factory()
   if factory is None:
     return report_lib.section(
         TITLES['training'], report_lib.STATUS_NOT_AVAILABLE,
         reason=f'the training library has no train step yet: {found}.')
   del factory  # Found here; used in a fresh process for a clean RSS peak.
-  result = training_speed.measure_training_isolated(
-      options.training_config, options.training_steps,
-      max(options.num_warmup, 1))
-  context[TRAINING_KEY] = result.examples_per_second
-  stats = result.stats
-  clip = 'x'.join(str(d) for d in result.clip_shape)
-  rows = [[found, str(result.batch_size), clip, _ms(stats.median_seconds),
-           _spread(stats), _num(result.steps_per_second, 2),
-           _num(result.examples_per_second, 1), _mb(result.peak_rss_bytes),
-           _mb(result.process_peak_rss_bytes)]]
+  results = {}
+  rows = []
+  variants = []
+  for label, use_xla, overrides in training_variants(options.xla_modes):
+    result = training_speed.measure_training_isolated(
+        options.training_config, options.training_steps,
+        max(options.num_warmup, 1), None, overrides)
+    results[label] = result
+    stats = result.stats
+    clip = 'x'.join(str(d) for d in result.clip_shape)
+    rows.append([label, str(result.batch_size), clip,
+                 _ms(stats.median_seconds), _spread(stats),
+                 _num(result.steps_per_second, 2),
+                 _num(result.examples_per_second, 1),
+                 _num(stats.warmup_seconds, 1), _mb(result.peak_rss_bytes),
+                 _mb(result.process_peak_rss_bytes)])
+    variants.append({
+        'label': label, 'overrides': overrides,
+        'steps_per_second': result.steps_per_second,
+        'examples_per_second': result.examples_per_second,
+        'peak_rss_bytes': result.peak_rss_bytes,
+        'start_rss_bytes': result.start_rss_bytes,
+        'process_peak_rss_bytes': result.process_peak_rss_bytes,
+        'step': _mode_data(speed.TimedMode(label, use_xla, stats)),
+    })
+  first = next(iter(results.values()))
+  # The input pipeline must keep up with the fastest variant.
+  context[TRAINING_KEY] = max(r.examples_per_second
+                              for r in results.values())
+  stats = first.stats
   notes = [
       f'{stats.num_repeats} training steps of {options.training_config} '
-      f'timed after {stats.num_warmup} warm-up step(s) (tracing and '
-      f'compilation: {stats.warmup_seconds:.1f} s), each on the same '
-      'synthetic batch of the train reader\'s size (the input pipeline is '
-      'measured apart).',
-      'Measured in a fresh process (spawned), so earlier sections\' memory '
-      'is not counted. Peak RSS: sampled every 10 ms while the model and '
-      'step were built and run (TensorFlow\'s own baseline included: '
-      f'{_mb(result.start_rss_bytes)} MB before building); process peak: '
-      'the kernel\'s high-water mark (VmHWM) of that process.',
+      f'per variant, timed after {stats.num_warmup} warm-up step(s) '
+      '(tracing and XLA compilation: the "compile s" column), each on the '
+      'same synthetic batch of the train reader\'s size (the input pipeline '
+      'is measured apart). Variants set train_config.mixed_precision and '
+      'model.video_faster_rcnn.use_xla; the step is '
+      f'{found}.',
+      'Each variant is measured in a fresh process (spawned), so earlier '
+      'measurements\' memory is not counted. Peak RSS: sampled every 10 ms '
+      'while the model and step were built and run (TensorFlow\'s own '
+      f'baseline included: {_mb(first.start_rss_bytes)} MB before '
+      'building); process peak: the kernel\'s high-water mark (VmHWM) of '
+      'that process.',
   ]
+  ratios = {}
+  for label, _ in TRAINING_PRECISIONS:
+    ratio = _rate_ratio(results, f'{label}, xla', f'{label}, no xla')
+    if ratio is not None:
+      ratios[f'xla / no xla ({label})'] = ratio
+      verdict = 'meets' if ratio >= XLA_TRAINING_GOAL else 'misses'
+      notes.append(f'Steps/s with XLA / without, {label}: {ratio:.2f}x, '
+                   f'{verdict} the goal of {XLA_TRAINING_GOAL:g}x.')
+  for mode in options.xla_modes:
+    xla = speed.xla_label(mode)
+    ratio = _rate_ratio(results, f'mixed_bfloat16, {xla}', f'float32, {xla}')
+    if ratio is not None:
+      ratios[f'mixed_bfloat16 / float32 ({xla})'] = ratio
+      notes.append(f'Steps/s in mixed_bfloat16 / float32, {xla}: '
+                   f'{ratio:.2f}x.')
   data = {
       'factory': found, 'config_path': options.training_config,
-      'batch_size': result.batch_size,
-      'clip_shape': list(result.clip_shape),
-      'steps_per_second': result.steps_per_second,
-      'examples_per_second': result.examples_per_second,
-      'peak_rss_bytes': result.peak_rss_bytes,
-      'start_rss_bytes': result.start_rss_bytes,
-      'process_peak_rss_bytes': result.process_peak_rss_bytes,
-      'step': _mode_data(speed.TimedMode('train step', False, stats)),
+      'batch_size': first.batch_size,
+      'clip_shape': list(first.clip_shape),
+      'steps_per_second': first.steps_per_second,
+      'examples_per_second': first.examples_per_second,
+      'peak_rss_bytes': first.peak_rss_bytes,
+      'start_rss_bytes': first.start_rss_bytes,
+      'process_peak_rss_bytes': first.process_peak_rss_bytes,
+      'variants': variants, 'ratios': ratios,
+      'xla_goal': XLA_TRAINING_GOAL,
   }
   return report_lib.section(
       TITLES['training'], notes=notes,
-      columns=['train step', 'batch', 'clip', 'median ms', 'spread',
-               'steps/s', 'examples/s', 'peak RSS MB', 'process peak MB'],
-      rows=rows, data=data)
+      columns=['variant', 'batch', 'clip', 'median ms', 'spread', 'steps/s',
+               'examples/s', 'compile s', 'peak RSS MB', 'process peak MB'],
+      rows=rows, data=data,
+      chart=report_lib.bar_chart(
+          'Training steps per second', 'steps/s', list(results),
+          [r.steps_per_second for r in results.values()]))
 
 
 def input_section(options, context: Dict) -> Dict:

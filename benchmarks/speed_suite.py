@@ -7,7 +7,8 @@ and returns the report dict `performance_report` writes:
   backbone   S3D-G RGB forward pass: time, GFLOPs, fraction of the peak;
   relation   g_theta once per image against per actor: the speed-up;
   model      whole-model inference per clip, Base-Model against ACRN;
-  training   training steps/s and peak memory (needs acrn_tf.training);
+  training   training steps/s and peak memory, XLA off and on, float32 and
+             mixed_bfloat16 (needs acrn_tf.training);
   input      input pipeline examples/s against what training consumes.
 
 A section whose dependency is missing says 'not available' and why; one

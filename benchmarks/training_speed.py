@@ -9,8 +9,8 @@ running one optimizer step on that batch:
   step()
 
 `detection_trainer_factory` adapts the library's orbit trainer
-(`trainer.DetectionTrainer` over `model_builder.build_with_variables`) to
-it;
+(`trainer.DetectionTrainer` over `model_builder.build_with_variables`,
+with the config's use_xla and mixed_precision) to it;
 `find_train_step_factory` says whether the library is there. The batch is
 synthetic (random frames and boxes of the config's sizes) and repeated, so
 the timing is the step's alone; the input pipeline is measured apart
@@ -20,11 +20,12 @@ the timing is the step's alone; the input pipeline is measured apart
 import dataclasses
 import importlib
 import multiprocessing
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import mixed_precision
 from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import standard_fields as fields
 from benchmarks import memory
@@ -69,9 +70,10 @@ def detection_trainer_factory(pipeline, batch: Dict[str, tf.Tensor]
                               ) -> Callable[[], Any]:
   """One `DetectionTrainer` loop of one step per call, on `batch` repeated.
 
-  Builds what `train_lib.train` builds (model, optimizer from the config,
-  the trainer with the config's gradient clipping and the loss averages) on
-  the default strategy, without checkpoints or summaries.
+  Builds what `train_lib.train` builds (model under the config's precision
+  policy, optimizer from the config, the trainer with the config's gradient
+  clipping, XLA setting and loss averages) on the default strategy, without
+  checkpoints or summaries.
 
   Args:
     pipeline: the pipeline config.
@@ -89,11 +91,14 @@ def detection_trainer_factory(pipeline, batch: Dict[str, tf.Tensor]
     model = builder.build_with_variables(
         pipeline, pipeline.train_input_reader, is_training=True)
     optimizer, _ = optimizer_builder.build(train_config.optimizer)
+    optimizer = mixed_precision.wrap_optimizer(
+        optimizer, mixed_precision.policy_name(train_config))
     dataset = tf.data.Dataset.from_tensors(batch).repeat()
     iterator = iter(strategy.experimental_distribute_dataset(dataset))
     trainer = trainer_lib.DetectionTrainer(
         model, optimizer, iterator, strategy, batch_size,
-        gradient_clipping_by_norm=train_config.gradient_clipping_by_norm)
+        gradient_clipping_by_norm=train_config.gradient_clipping_by_norm,
+        use_xla=pipeline.model.video_faster_rcnn.use_xla)
     trainer.build_metrics(LOSS_NAMES)
   one_step = tf.constant(1, tf.int32)
   return lambda: trainer.train(one_step)
@@ -192,7 +197,8 @@ class TrainingSpeedResult:
 def measure_training(config_path: str, factory: StepFactory,
                      factory_name: str = 'train step',
                      num_steps: int = 10, num_warmup: int = 2,
-                     batch_size: Optional[int] = None) -> TrainingSpeedResult:
+                     batch_size: Optional[int] = None,
+                     overrides: Sequence[str] = ()) -> TrainingSpeedResult:
   """Times `num_steps` training steps of the config's model.
 
   Args:
@@ -203,11 +209,14 @@ def measure_training(config_path: str, factory: StepFactory,
     num_steps: timed steps.
     num_warmup: untimed steps first (tracing, compilation).
     batch_size: instead of train_config.batch_size.
+    overrides: key=value overrides of the config (e.g.
+      'model.video_faster_rcnn.use_xla=true').
 
   Returns:
     `TrainingSpeedResult`.
   """
-  pipeline = config_util.load_pipeline_config(config_path)
+  pipeline = config_util.load_pipeline_config(config_path,
+                                              overrides=list(overrides))
   batch_size = batch_size or pipeline.train_config.batch_size or 1
   batch = synthetic_batch(pipeline, batch_size)
   reader = pipeline.train_input_reader
@@ -226,18 +235,21 @@ def measure_training(config_path: str, factory: StepFactory,
 
 
 def _measure_with_library(config_path: str, num_steps: int, num_warmup: int,
-                          batch_size: Optional[int]) -> TrainingSpeedResult:
+                          batch_size: Optional[int],
+                          overrides: Sequence[str] = ()
+                          ) -> TrainingSpeedResult:
   """`measure_training` with the library's step (run in a child process)."""
   factory, found = find_train_step_factory()
   if factory is None:
     raise ImportError(found)
   return measure_training(config_path, factory, found, num_steps,
-                          num_warmup, batch_size)
+                          num_warmup, batch_size, overrides)
 
 
 def measure_training_isolated(config_path: str, num_steps: int = 10,
                               num_warmup: int = 2,
-                              batch_size: Optional[int] = None
+                              batch_size: Optional[int] = None,
+                              overrides: Sequence[str] = ()
                               ) -> TrainingSpeedResult:
   """`measure_training` with the library's step in a fresh process.
 
@@ -251,4 +263,5 @@ def measure_training_isolated(config_path: str, num_steps: int = 10,
   context = multiprocessing.get_context('spawn')
   with context.Pool(1) as pool:
     return pool.apply(_measure_with_library,
-                      (config_path, num_steps, num_warmup, batch_size))
+                      (config_path, num_steps, num_warmup, batch_size,
+                       tuple(overrides)))

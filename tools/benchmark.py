@@ -16,8 +16,9 @@ r"""The project's benchmarks; the first argument names the subcommand.
 `speed` measures, in one process: the convolution peak of this machine, the
 S3D-G backbone (time, GFLOPs, fraction of the peak), g_theta once per image
 against per actor, whole-model inference (Base-Model against ACRN, tiny and
-paper size), training steps/s with peak memory and the input pipeline's rate
-against what training consumes. It prints a table; with --output_dir it
+paper size, XLA off and on), training steps/s with peak memory (XLA off and
+on, float32 and bfloat16) and the input pipeline's rate against what
+training consumes. It prints a table; with --output_dir it
 writes performance.json, performance.md and PNG bar charts there.
 
 `accuracy` trains Base-Model, Resize+Concat, Santoro and ACRN with one

@@ -18,7 +18,10 @@ Evaluate one checkpoint and exit:
 stretches the config's cosine schedule to the new length.
 
 On several machines set TF_CONFIG on each (MultiWorkerMirroredStrategy) and
-pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME.
+pass --num_workers; on a TPU pass --use_tpu --tpu_name NAME. XLA and mixed
+precision are config fields (model.video_faster_rcnn.use_xla,
+train_config.mixed_precision; e.g. --override
+model.video_faster_rcnn.use_xla=true): see docs/accelerators.md.
 """
 
 import sys

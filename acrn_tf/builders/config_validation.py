@@ -114,6 +114,14 @@ def validate_pipeline(config: pipeline_pb2.TrainEvalPipelineConfig,
                      f'{path}.relation_module')
   check.required(config, 'train_config', '')
   _validate_train(check, config.train_config, 'train_config', model)
+  if model.use_xla and config.train_config.deterministic:
+    # enable_op_determinism makes XLA refuse the ResNet's MaxPool gradient.
+    check.fail('train_config.deterministic',
+               'cannot be true with model.video_faster_rcnn.use_xla: '
+               'TensorFlow\'s op determinism has no deterministic XLA '
+               'MaxPool gradient (the keyframe ResNet\'s), so the step '
+               'would not compile; an XLA step is reproducible from its '
+               'seeds without it')
   check.required(config, 'train_input_reader', '')
   _validate_input_reader(check, config.train_input_reader,
                          'train_input_reader', model)
@@ -508,3 +516,29 @@ def stale_batch_norm_warning(config: pipeline_pb2.TrainEvalPipelineConfig
           f'variances near 1e-4, so evaluation sees near-constant features; '
           f'use batch_norm_decay <= {largest:.4f}, train longer, or start '
           f'from a SLIM_S3DG checkpoint')
+
+
+def partial_eval_batch_warning(config: pipeline_pb2.TrainEvalPipelineConfig
+                               ) -> str:
+  """A warning when use_xla meets an evaluation batch of another size.
+
+  XLA compiles for fixed shapes: an evaluation whose example limit
+  (eval_config.num_examples) is not a multiple of eval_config.batch_size
+  ends on a partial batch, which XLA compiles again (and a TPU cannot run).
+
+  Returns:
+    The warning naming the fields, or '' (no XLA, no limit, or full
+    batches).
+  """
+  if not config.model.video_faster_rcnn.use_xla:
+    return ''
+  num = config.eval_config.num_examples
+  batch_size = max(config.eval_config.batch_size, 1)
+  if num <= 0 or num % batch_size == 0:
+    return ''
+  return (f'model.video_faster_rcnn.use_xla with eval_config.num_examples '
+          f'{num} not a multiple of eval_config.batch_size {batch_size}: '
+          f'the last evaluation batch holds {num % batch_size} examples and '
+          f'XLA compiles the evaluation step a second time for it (a TPU '
+          f'needs full batches); use num_examples '
+          f'{num - num % batch_size} or {num - num % batch_size + batch_size}')

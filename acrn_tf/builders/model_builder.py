@@ -14,6 +14,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from acrn_tf.builders import mixed_precision
 from acrn_tf.builders import relation_builder
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.data import label_map_util
@@ -217,8 +218,10 @@ def build_with_variables(config: pipeline_pb2.TrainEvalPipelineConfig,
                          ) -> video_faster_rcnn.VideoFasterRCNN:
   """Builds the pipeline's model and creates its variables with a zero clip.
 
-  The keyframe for the actor detector always comes from the RGB frames, so
-  frames are fed even to a flow-only extractor.
+  The model's layers compute under train_config.mixed_precision's policy
+  (their variables are float32 under every policy). The keyframe for the
+  actor detector always comes from the RGB frames, so frames are fed even
+  to a flow-only extractor.
 
   Args:
     config: the pipeline config.
@@ -231,12 +234,15 @@ def build_with_variables(config: pipeline_pb2.TrainEvalPipelineConfig,
     The built model, every variable created.
   """
   image_size = int(reader.image_height), int(reader.image_width)
-  model = build(config.model, is_training=is_training, image_size=image_size)
-  clip = [1, max(reader.frames_per_clip, 1), *image_size]
-  inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
-  if 'flow' in model.feature_extractor.towers:
-    inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
-  model.predict(model.preprocess(inputs), training=False)
+  with mixed_precision.policy_scope(
+      mixed_precision.policy_name(config.train_config)):
+    model = build(config.model, is_training=is_training,
+                  image_size=image_size)
+    clip = [1, max(reader.frames_per_clip, 1), *image_size]
+    inputs = {fields.InputDataFields.frames: tf.zeros(clip + [3])}
+    if 'flow' in model.feature_extractor.towers:
+      inputs[fields.InputDataFields.flow] = tf.zeros(clip + [2])
+    model.predict(model.preprocess(inputs), training=False)
   return model
 
 

@@ -43,6 +43,11 @@ _TARGETS = fields.SampledTargetFields
 _ROI_SAMPLING_STREAM = 1
 _RPN_SAMPLING_STREAM = 2
 _DROPOUT_STREAM = 3
+# Under a mixed-precision policy the layers doing box arithmetic (ROI
+# sampling and alignment) and the classifier and box regressor keep float32:
+# box coordinates, logits and box encodings are float32, and so are the
+# losses, sigmoid/softmax, decoding and NMS computed from them.
+_FLOAT32 = 'float32'
 
 
 class VideoFasterRCNN(tf_keras.Model):
@@ -120,16 +125,17 @@ class VideoFasterRCNN(tf_keras.Model):
         foreground_fraction=foreground_fraction,
         foreground_iou_threshold=foreground_iou_threshold,
         background_iou_high_threshold=background_iou_high_threshold,
-        background_iou_low_threshold=background_iou_low_threshold)
+        background_iou_low_threshold=background_iou_low_threshold,
+        dtype=_FLOAT32)
     self.roi_aligner = roi_aligner.MultilevelROIAligner(
-        crop_size=roi_crop_size, sample_offset=0.5)
+        crop_size=roi_crop_size, sample_offset=0.5, dtype=_FLOAT32)
     num_logits = num_classes + (1 if label_mode == SINGLE_LABEL else 0)
     self._dropout_rate = 1.0 - dropout_keep_probability
     self.classifier = tf_keras.layers.Dense(
-        num_logits, name='classifier',
+        num_logits, name='classifier', dtype=_FLOAT32,
         kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.01))
     self.box_regressor = (tf_keras.layers.Dense(
-        4, name='box_regressor',
+        4, name='box_regressor', dtype=_FLOAT32,
         kernel_initializer=tf_keras.initializers.RandomNormal(stddev=0.001))
                           if box_regression else None)
     self._box_loss = maskrcnn_losses.FastrcnnBoxLoss(

@@ -142,7 +142,9 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
         test_pre_nms_score_threshold=score_threshold,
         test_pre_nms_min_size_threshold=min_size,
         test_nms_iou_threshold=nms_iou_threshold,
-        test_num_proposals=num_proposals_eval)
+        test_num_proposals=num_proposals_eval,
+        # Box decoding and NMS in float32 under a mixed-precision policy.
+        dtype='float32')
     self._anchor_boxes = anchor.Anchor(
         min_level=min_level, max_level=max_level, num_scales=num_scales,
         aspect_ratios=list(aspect_ratios), anchor_size=anchor_size,
@@ -185,9 +187,9 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
 
     Returns:
       A dict keyed by standard_fields.PredictionFields:
-      rpn_objectness_logits and rpn_box_encodings (level -> [batch, h_l,
-      w_l, num_anchors(*4)]), anchor_boxes (level -> absolute anchors),
-      proposal_boxes float32 [batch, num_proposals, 4] absolute and
+      rpn_objectness_logits and rpn_box_encodings (level -> float32 [batch,
+      h_l, w_l, num_anchors(*4)] under every precision policy),
+      anchor_boxes (level -> absolute anchors), proposal_boxes float32 [batch, num_proposals, 4] absolute and
       proposal_scores [batch, num_proposals].
     """
     features = self.backbone(images, training=training)
@@ -195,6 +197,10 @@ class KeyframeActorDetector(tf_keras.layers.Layer):
                    self._config_dict['max_level'] + 1)
     features = {str(level): features[str(level)] for level in levels}
     rpn_scores, rpn_boxes = self.rpn_head(features, training=training)
+    # float32 under a mixed-precision policy too: the losses, box decoding
+    # and NMS read them.
+    rpn_scores, rpn_boxes = tf.nest.map_structure(
+        lambda x: tf.cast(x, tf.float32), (rpn_scores, rpn_boxes))
     batch_size = tf.shape(images)[0]
     anchors = self.anchor_boxes(batch_size)
     height, width = self.image_size

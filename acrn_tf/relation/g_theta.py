@@ -153,7 +153,8 @@ class PairwiseRelationConv(tf_keras.layers.Layer):
                   + tf.einsum('brc,cf->brf', boxes, w_box) + self.bias)
     scene_part = tf.einsum('bhwc,cf->bhwf', scene, w_scene)
     location_part = tf.einsum(
-        'hwc,cf->hwf', scene_maps_lib.location_grid(height, width),
+        'hwc,cf->hwf',
+        tf.cast(scene_maps_lib.location_grid(height, width), scene.dtype),
         w_location)
     return (actor_part[:, :, None, None, :] +
             scale[:, :, None, None, None] * scene_part[:, None] +
@@ -171,7 +172,8 @@ class PairwiseRelationConv(tf_keras.layers.Layer):
 
     scaled_scene = scale[:, :, None, None, None] * scene[:, None]
     locations = tf.broadcast_to(
-        scene_maps_lib.location_grid(height, width)[None, None],
+        tf.cast(scene_maps_lib.location_grid(height, width),
+                scene.dtype)[None, None],
         [batch_size, num_boxes, height, width, LOCATION_CHANNELS])
     pairs = tf.concat([tiled(actors * scale[..., None]), tiled(boxes),
                        scaled_scene, locations], axis=-1)

@@ -39,7 +39,9 @@ def class_activation_maps(relation_maps: tf.Tensor,
       relation_kernel.shape[0] != relation_maps.shape[-1]):
     raise ValueError(f'relation_kernel must be [{relation_maps.shape[-1]}, '
                      f'num_logits], got shape {relation_kernel.shape}.')
-  return tf.einsum('brhwd,dk->brhwk', relation_maps, relation_kernel)
+  # float32 like the classifier, whatever the maps' (mixed) precision.
+  return tf.einsum('brhwd,dk->brhwk', tf.cast(relation_maps, tf.float32),
+                   tf.cast(relation_kernel, tf.float32))
 
 
 def detection_heatmaps(cams: tf.Tensor, box_indices: tf.Tensor,

@@ -18,6 +18,10 @@ which `tf.math.l2_normalize` leaves at zero, has a norm other than 1; the
 rescale still uses sqrt(n + 1) then, keeping the factor per actor.)
 
 Boxes and locations are in [0, 1] already and enter unnormalised.
+
+Norms are computed in float32 whatever the features' dtype: under a float16
+policy a sum of squares overflows above ~256 per channel, and the tiny
+epsilon underflows to zero.
 """
 
 import math
@@ -29,13 +33,25 @@ _EPSILON = 1e-12
 
 
 def l2_normalize_channels(features: tf.Tensor) -> tf.Tensor:
-  """L2-normalises `features` [..., c] along the last axis (zero stays zero)."""
-  return tf.math.l2_normalize(features, axis=-1, epsilon=_EPSILON)
+  """L2-normalises `features` [..., c] along the last axis (zero stays zero).
+
+  Computed in float32; returned in the features' dtype.
+  """
+  normalized = tf.math.l2_normalize(tf.cast(features, tf.float32), axis=-1,
+                                    epsilon=_EPSILON)
+  return tf.cast(normalized, features.dtype)
 
 
 def channel_norm(features: tf.Tensor) -> tf.Tensor:
-  """The L2 norm of `features` [..., c] along the last axis, shape [...]."""
-  return tf.norm(features, axis=-1)
+  """The L2 norm of `features` [..., c] along the last axis, shape [...].
+
+  Computed in float32 and returned in the features' dtype; the squared norm
+  is bounded below by the epsilon of `l2_normalize_channels`, so an
+  all-zero vector has norm 1e-6 and a finite gradient (the plain norm's
+  gradient at zero is NaN).
+  """
+  squared = tf.reduce_sum(tf.square(tf.cast(features, tf.float32)), axis=-1)
+  return tf.cast(tf.sqrt(tf.maximum(squared, _EPSILON)), features.dtype)
 
 
 def rescale_factor(actor_features: tf.Tensor,

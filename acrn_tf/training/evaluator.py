@@ -1,9 +1,11 @@
 """Evaluation of a detection model over the eval input, as an orbit evaluator.
 
 Each replica runs preprocess -> predict -> postprocess on its part of the
-batch; the outputs and the ground truth come back to the host as numpy and
-feed the metrics of `eval_config.metrics_set` (frame-AP, under the VOC or the
-ACT protocol of `eval_config.ap_protocol`, and the AVA protocol from
+batch (with `use_xla`, as one XLA computation: the batch's string features
+stay outside it and are passed through); the outputs and the ground truth
+come back to the host as numpy and feed the metrics of
+`eval_config.metrics_set` (frame-AP, under the VOC or the ACT protocol of
+`eval_config.ap_protocol`, and the AVA protocol from
 `acrn_tf.evaluation`). `eval_end` writes the report (metrics.json,
 per-class AP csv, PR curves PNG) into `<model_dir>/eval/step_<N>/`, a few
 keyframes with ground-truth boxes (green), detections (labelled) and the
@@ -48,7 +50,8 @@ class DetectionEvaluator(orbit.StandardEvaluator):
                label_map: Mapping[int, str],
                output_dir: Optional[str] = None,
                summary_dir: Optional[str] = None,
-               global_step: Optional[tf.Variable] = None):
+               global_step: Optional[tf.Variable] = None,
+               use_xla: bool = False):
     """Initialises the evaluator.
 
     Args:
@@ -61,6 +64,8 @@ class DetectionEvaluator(orbit.StandardEvaluator):
       output_dir: where each evaluation writes its report (None: nowhere).
       summary_dir: TensorBoard directory for the images (None: none).
       global_step: the step the evaluated weights were trained to.
+      use_xla: compile predict + postprocess with XLA (with one replica;
+        a TPU compiles the step itself).
     """
     self._model = model
     self._strategy = strategy
@@ -72,6 +77,15 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     self._evaluators = {}
     self._images: List[np.ndarray] = []
     self._last_metrics: Dict = {}
+    # As the trainer: one replica compiles here, a TPU compiles the whole
+    # step itself, and several GPU replicas are not compiled (their
+    # variables live on other devices than one compiled function's).
+    single = strategy.num_replicas_in_sync == 1 and not isinstance(
+        strategy, tf.distribute.TPUStrategy)
+    if use_xla and not single:
+      logging.warning('use_xla: the evaluation step of %s is not compiled '
+                      'by the evaluator.', type(strategy).__name__)
+    self._detect = detection_step(model, use_xla and single)
     super().__init__(
         eval_dataset=eval_dataset,
         options=orbit.StandardEvaluatorOptions(use_tf_while_loop=False))
@@ -121,13 +135,12 @@ class DetectionEvaluator(orbit.StandardEvaluator):
     return {}  # a state, so that orbit calls `eval_reduce` on every batch
 
   def eval_step(self, iterator):
-    model = self._model
+    detect = self._detect
 
     @tf.autograph.experimental.do_not_convert
     def step_fn(batch):
-      predictions = model.predict(model.preprocess(batch), training=False)
-      detections = model.postprocess(
-          predictions, true_image_shape=batch[_I.true_image_shape])
+      detections = detect({key: value for key, value in batch.items()
+                           if value.dtype != tf.string})
       outputs = {key: batch[key] for key in _INPUT_KEYS}
       outputs.update({key: batch[key] for key in _OPTIONAL_INPUT_KEYS
                       if key in batch})
@@ -183,6 +196,27 @@ class DetectionEvaluator(orbit.StandardEvaluator):
                          max_outputs=len(self._images))
       writer.flush()
     return scalars
+
+
+def detection_step(model, use_xla: bool = False):
+  """(batch without strings) -> detections: preprocess, predict, postprocess.
+
+  Args:
+    model: the detection model.
+    use_xla: compile it with XLA (tf.function(jit_compile=True)).
+
+  Returns:
+    A function of a batch dict (frames, true_image_shape, ...; no string
+    features) returning the postprocess dict.
+  """
+
+  @tf.autograph.experimental.do_not_convert
+  def detect(batch):
+    predictions = model.predict(model.preprocess(batch), training=False)
+    return model.postprocess(
+        predictions, true_image_shape=batch[_I.true_image_shape])
+
+  return tf.function(detect, jit_compile=True) if use_xla else detect
 
 
 def render_keyframe(batch: Mapping[str, np.ndarray], index: int,

@@ -20,6 +20,8 @@ A job is a pipeline config and a model directory, as in the OD API:
 The merged pipeline config is written to model_dir beside the checkpoints;
 evaluation, export and inference refuse a config whose clip differs from it
 (`input_validation.check_trained_clip`).
+Both jobs build the model under train_config.mixed_precision's policy and,
+with model.video_faster_rcnn.use_xla, compile the replica steps with XLA.
 """
 
 import dataclasses
@@ -44,6 +46,7 @@ from acrn_tf.training import checkpoint_manager
 from acrn_tf.training import checkpoints
 from acrn_tf.training import distribution
 from acrn_tf.training import evaluator as evaluator_lib
+from acrn_tf.builders import mixed_precision
 from acrn_tf.training import trainer as trainer_lib
 
 EVAL_DIR = 'eval'
@@ -70,6 +73,17 @@ class JobOptions:
   eval_timeout: float = 3600.0
   eval_every_n_steps: int = 0
   config_path: str = 'pipeline config'
+
+
+def build_optimizer(train_config):
+  """The config's optimizer, loss-scaled under mixed_float16.
+
+  Returns:
+    (optimizer, learning rate or schedule).
+  """
+  optimizer, learning_rate = optimizer_builder.build(train_config.optimizer)
+  return mixed_precision.wrap_optimizer(
+      optimizer, mixed_precision.policy_name(train_config)), learning_rate
 
 
 def _eval_reader(config, options: JobOptions):
@@ -100,7 +114,7 @@ def _make_evaluator(config, model, strategy, model_dir, options, global_step,
       model, dataset, strategy, config.eval_config, label_map,
       output_dir=os.path.join(model_dir, EVAL_DIR),
       summary_dir=os.path.join(model_dir, EVAL_DIR),
-      global_step=global_step)
+      global_step=global_step, use_xla=model.use_xla)
 
 
 def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
@@ -118,9 +132,15 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
                      f'{train_config.num_steps}')
   if _already_trained(model_dir, train_config.num_steps):
     return {}
-  warning = config_validation.stale_batch_norm_warning(config)
-  if warning:
-    logging.warning('%s', warning)
+  if (options.use_tpu and mixed_precision.policy_name(train_config) ==
+      'mixed_float16'):
+    raise ValueError('train_config.mixed_precision: TPUs compute in '
+                     'bfloat16, not float16; use MIXED_BFLOAT16 with '
+                     '--use_tpu')
+  for warning in (config_validation.stale_batch_norm_warning(config),
+                  config_validation.partial_eval_batch_warning(config)):
+    if warning:
+      logging.warning('%s', warning)
   latest = tf.train.latest_checkpoint(model_dir)
   if latest is not None:  # resuming: the clip must be the one trained on
     input_validation.check_trained_clip(config, options.config_path,
@@ -149,7 +169,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   with strategy.scope():
     model = model_builder.build_with_variables(config, reader,
                                                is_training=True)
-    optimizer, _ = optimizer_builder.build(train_config.optimizer)
+    optimizer, _ = build_optimizer(train_config)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_builder.build(
             reader, batch_size, is_training=True, label_ids=label_ids,
@@ -170,7 +190,8 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
     trainer = trainer_lib.DetectionTrainer(
         model, optimizer, iterator, strategy, batch_size,
         gradient_clipping_by_norm=train_config.gradient_clipping_by_norm,
-        total_steps=train_config.num_steps, seed=train_config.seed)
+        total_steps=train_config.num_steps, seed=train_config.seed,
+        use_xla=model.use_xla)
     trainer.build_metrics(
         [fields.LossFields.rpn_objectness, fields.LossFields.rpn_localization,
          fields.LossFields.classification, fields.LossFields.localization,

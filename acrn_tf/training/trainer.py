@@ -7,6 +7,15 @@ gradients' global norm and applies them. The step's random draws (ROI and
 anchor sampling, dropout) come from the stateless seed (seed, global step)
 (folded with the replica id when there are several), so a job resumed from
 a checkpoint repeats exactly the steps of a job that was never stopped.
+With `use_xla` the replica step, forward pass, gradients, clipping and
+optimizer update included, is one XLA computation (`tf.function(
+jit_compile=True)`, as a TPU compiles it; see `_make_replica_step` for
+several GPU replicas); the batch's string features (video ids) stay
+outside it, and the loss averages are updated outside it from the losses
+it returns. Under the mixed_float16 policy the optimizer is a
+`LossScaleOptimizer`: the loss is scaled before the gradients and the
+gradients unscaled before clipping (a step with non-finite scaled gradients
+is skipped and the scale lowered).
 Every loss term, the gradient norm before clipping and the learning rate are
 averaged over the loop and returned by `train_loop_end`, which orbit's
 Controller writes to TensorBoard; a loop whose loss is not finite raises
@@ -47,7 +56,8 @@ class DetectionTrainer(orbit.StandardTrainer):
                global_batch_size: int,
                gradient_clipping_by_norm: float = 0.0,
                total_steps: Optional[int] = None,
-               seed: int = 0):
+               seed: int = 0,
+               use_xla: bool = False):
     """Initialises the trainer.
 
     Args:
@@ -62,6 +72,10 @@ class DetectionTrainer(orbit.StandardTrainer):
       total_steps: the step training ends at, for the time-left estimate.
       seed: the run's seed (train_config.seed); step k's random draws use
         the stateless seed [seed, k].
+      use_xla: compile each replica's step with XLA (jit_compile). XLA
+        draws its own Philox stream, so a compiled step samples other ROIs
+        and anchors than an uncompiled one with the same seed (equally
+        reproducible: a job resumed with XLA repeats the same steps).
     """
     self._model = model
     self._optimizer = optimizer
@@ -70,6 +84,8 @@ class DetectionTrainer(orbit.StandardTrainer):
     self._clip_norm = gradient_clipping_by_norm
     self._total_steps = total_steps
     self._seed = int(seed)
+    self._use_xla = bool(use_xla)
+    self._replica_step = self._make_replica_step()
     with strategy.scope():
       self._means = {}
     self._loop_start = None
@@ -99,39 +115,84 @@ class DetectionTrainer(orbit.StandardTrainer):
     self._loop_start = time.time()
     self._loop_start_step = int(self.global_step.numpy())
 
-  def train_step(self, iterator):
+  @property
+  def use_xla(self) -> bool:
+    return self._use_xla
+
+  def _make_replica_step(self):
+    """One replica's step: (numeric batch, seed) -> (losses, gradient norm).
+
+    Everything in it compiles with XLA: the batch holds no strings and the
+    loss averages (Keras metrics) are updated by the caller. Where it is
+    compiled depends on the strategy:
+      * one replica: `tf.function(jit_compile=True)` here;
+      * a TPU: TPUStrategy compiles the whole replica step itself;
+      * several replicas on GPUs or CPUs (MirroredStrategy, multi-worker):
+        not compiled. The step holds cross-replica calls (the optimizer's
+        sum of the replicas' gradients, the RPN box loss's normaliser in
+        Model Garden), which cannot run inside a compiled function nested
+        in `strategy.run`; TF_XLA_FLAGS=--tf_xla_auto_jit=2 compiles the
+        clusters between them instead.
+    """
     model = self._model
     optimizer = self._optimizer
     num_replicas = self._strategy.num_replicas_in_sync
     clip_norm = self._clip_norm
-    means = self._means
-    run_seed = self._seed
-    global_step = self.global_step
+    loss_scaled = isinstance(optimizer,
+                             tf_keras.mixed_precision.LossScaleOptimizer)
 
     # Plain TensorFlow code: AutoGraph conversion would only add tracing
     # time (it more than doubles it for this model).
     @tf.autograph.experimental.do_not_convert
-    def step_fn(batch):
-      seed = step_seed(run_seed, global_step)
-      if num_replicas > 1:
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        seed = stateless_sampling.fold_in(seed, replica)
+    def replica_step(batch, seed):
       with tf.GradientTape() as tape:
         predictions = model.predict(model.preprocess(batch), training=True,
                                     groundtruth=batch, seed=seed)
         losses = model.loss(predictions, batch)
         scaled = losses[fields.LossFields.total] / num_replicas
+        if loss_scaled:
+          scaled = optimizer.get_scaled_loss(scaled)
       variables = model.trainable_variables
       gradients = tape.gradient(scaled, variables)
       # Variables no loss reaches (e.g. ResNet levels the RPN does not
       # read) have no gradient.
       pairs = [(g, v) for g, v in zip(gradients, variables) if g is not None]
       gradients = [g for g, _ in pairs]
+      if loss_scaled:
+        gradients = optimizer.get_unscaled_gradients(gradients)
       norm = tf.linalg.global_norm(gradients) * num_replicas
       if clip_norm > 0:
         gradients, _ = tf.clip_by_global_norm(gradients,
                                               clip_norm / num_replicas)
       optimizer.apply_gradients(zip(gradients, [v for _, v in pairs]))
+      return losses, norm
+
+    if not self._use_xla or isinstance(self._strategy,
+                                       tf.distribute.TPUStrategy):
+      return replica_step
+    if num_replicas > 1:
+      logging.warning(
+          'use_xla: the step of %d replicas on %s is not compiled as one '
+          'XLA computation (its cross-replica calls cannot be inside one); '
+          'set TF_XLA_FLAGS=--tf_xla_auto_jit=2 to compile its parts.',
+          num_replicas, type(self._strategy).__name__)
+      return replica_step
+    return tf.function(replica_step, jit_compile=True)
+
+  def train_step(self, iterator):
+    num_replicas = self._strategy.num_replicas_in_sync
+    means = self._means
+    run_seed = self._seed
+    global_step = self.global_step
+    replica_step = self._replica_step
+
+    @tf.autograph.experimental.do_not_convert
+    def step_fn(batch):
+      seed = step_seed(run_seed, global_step)
+      if num_replicas > 1:
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        seed = stateless_sampling.fold_in(seed, replica)
+      losses, norm = replica_step(numeric_features(batch), seed)
       for name, value in losses.items():
         means[name].update_state(value)
       means[GRADIENT_NORM].update_state(norm)
@@ -169,6 +230,12 @@ class DetectionTrainer(orbit.StandardTrainer):
                  outputs.get(fields.LossFields.total, float('nan')),
                  examples_per_second, eta)
     return outputs
+
+
+def numeric_features(batch: Dict[str, tf.Tensor]) -> Dict[str, tf.Tensor]:
+  """`batch` without its string features (XLA compiles no string op)."""
+  return {key: value for key, value in batch.items()
+          if value.dtype != tf.string}
 
 
 def step_seed(seed: int, step) -> tf.Tensor:

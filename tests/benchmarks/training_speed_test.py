@@ -47,8 +47,9 @@ class _FakeTrainer:
   instances = []
 
   def __init__(self, model, optimizer, iterator, strategy, global_batch_size,
-               gradient_clipping_by_norm=0.0):
+               gradient_clipping_by_norm=0.0, use_xla=False):
     self.model = model
+    self.use_xla = use_xla
     self.optimizer = optimizer
     self.first_batch = next(iterator)
     self.global_batch_size = global_batch_size
@@ -78,6 +79,10 @@ def test_detection_trainer_adapter(monkeypatch):
       built.append((reader.frames_per_clip, is_training))
       return 'model'
 
+    @staticmethod
+    def build_optimizer(train_config):
+      return 'optimizer', train_config.optimizer
+
   monkeypatch.setattr(training_speed, '_training_modules',
                       lambda: (TrainerModule, ModelBuilderModule))
   pipeline = config_util.load_pipeline_config(_ACRN_TINY)
@@ -87,6 +92,8 @@ def test_detection_trainer_adapter(monkeypatch):
   assert built == [(8, True)]
   assert trainer.global_batch_size == 2
   assert trainer.clip_norm == 10.0  # The config's gradient_clipping_by_norm.
+  assert trainer.use_xla == pipeline.model.video_faster_rcnn.use_xla
+  assert trainer.optimizer == 'optimizer'  # train_lib.build_optimizer's.
   assert trainer.metrics == list(training_speed.LOSS_NAMES)
   assert trainer.first_batch[fields.InputDataFields.frames].shape == (
       [2, 8, 96, 128, 3])

@@ -1,5 +1,6 @@
-"""config_validation beyond what config_util_test covers: the warning about
-batch-norm statistics that cannot settle in a short training from scratch."""
+"""config_validation beyond what config_util_test covers: the warnings about
+batch-norm statistics that cannot settle in a short training from scratch and
+about a partial evaluation batch under XLA."""
 
 import os
 
@@ -171,3 +172,30 @@ def test_a_clip_other_than_the_trained_one_names_both_files():
       r'\(model/pipeline\.config\)'):
     config_validation.check_same_clip(given, 'given.config', trained,
                                       'model/pipeline.config')
+
+
+def test_warns_when_xla_meets_a_partial_evaluation_batch():
+  config = _tiny(0.9, 300)
+  config.eval_config.batch_size = 4
+  config.eval_config.num_examples = 10
+  assert config_validation.partial_eval_batch_warning(config) == ''  # no XLA
+  config.model.video_faster_rcnn.use_xla = True
+  warning = config_validation.partial_eval_batch_warning(config)
+  assert warning.startswith('model.video_faster_rcnn.use_xla with '
+                            'eval_config.num_examples 10 not a multiple of '
+                            'eval_config.batch_size 4: the last evaluation '
+                            'batch holds 2 examples')
+  assert warning.endswith('use num_examples 8 or 12')
+  for num_examples in (0, 12):  # every record, or full batches
+    config.eval_config.num_examples = num_examples
+    assert config_validation.partial_eval_batch_warning(config) == ''
+
+
+def test_op_determinism_and_xla_are_refused_together():
+  with pytest.raises(config_util.ConfigError,
+                     match=r'acrn_tiny.config: train_config.deterministic: '
+                     r'cannot be true with model.video_faster_rcnn.use_xla'):
+    config_util.load_pipeline_config(
+        os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'),
+        overrides=['train_config.deterministic=true',
+                   'model.video_faster_rcnn.use_xla=true'])

@@ -65,7 +65,7 @@ def _dataset(num_examples=6, batch_size=2, frame_shape=None):
       dataset)
 
 
-def _evaluator(tmp_path, frame_shape=None, **config):
+def _evaluator(tmp_path, frame_shape=None, use_xla=False, **config):
   eval_config = eval_pb2.EvalConfig(
       metrics_set=[eval_pb2.EvalConfig.FRAME_AP], iou_thresholds=[0.5],
       **config)
@@ -74,7 +74,7 @@ def _evaluator(tmp_path, frame_shape=None, **config):
       tf.distribute.get_strategy(), eval_config,
       _LABEL_MAP, output_dir=str(tmp_path / 'eval'),
       summary_dir=str(tmp_path / 'summaries'),
-      global_step=tf.Variable(7, dtype=tf.int64))
+      global_step=tf.Variable(7, dtype=tf.int64), use_xla=use_xla)
 
 
 def test_a_perfect_detector_scores_one_and_writes_its_report(tmp_path):
@@ -113,6 +113,17 @@ def test_act_protocol_is_named_in_metrics_reports_and_scalars(tmp_path):
   evaluator.evaluate(-1)
   assert evaluator.last_metrics['frame_ap']['protocol'].startswith(
       'PASCAL VOC')
+
+
+def test_with_xla_the_strings_stay_outside_and_the_metrics_are_the_same(
+    tmp_path):
+  # The batches carry string video ids, which XLA cannot compile; they go
+  # around the compiled predict + postprocess to the metrics.
+  evaluator = _evaluator(tmp_path, use_xla=True)
+  evaluator.evaluate(-1)
+  metrics = evaluator.last_metrics['frame_ap']
+  assert metrics['num_keyframes'] == 6
+  assert metrics['mean_ap'] == 1.0
 
 
 def test_num_examples_stops_mid_batch(tmp_path):

@@ -6,7 +6,13 @@ records, with the same seeds. The killed job is stopped hard once its step-2
 checkpoint is complete and restarted; it must resume from that checkpoint
 (model, optimizer, step and input iterator) and, because every random draw
 of a training step is keyed on (train_config.seed, global step), end with
-exactly the same variables as the job that was never stopped.
+exactly the same variables as the job that was never stopped. With
+use_xla the same holds, bit for bit: both jobs compile the same step into
+the same code, whose random draws come from the same seeds (XLA's own
+Philox stream, the same in every process). XLA jobs run without
+train_config.deterministic (TensorFlow's op determinism has no
+deterministic XLA MaxPool gradient; config_validation refuses the two
+together): the compiled code is deterministic on its own.
 """
 
 import os
@@ -43,18 +49,22 @@ def paths(tmp_path_factory):
   return fx.make_records(str(tmp_path_factory.mktemp('records')))
 
 
-def _command(paths, model_dir):
+def _command(paths, model_dir, use_xla):
   command = [sys.executable, _TOOL, '--pipeline_config_path',
              os.path.join(fx.REPO, 'configs', 'synthetic', 'base_tiny.config'),
              '--model_dir', model_dir]
-  for override in fx.overrides(paths, _NUM_STEPS) + _DETERMINISTIC:
+  overrides = fx.overrides(paths, _NUM_STEPS) + _DETERMINISTIC + [
+      f'model.video_faster_rcnn.use_xla={str(use_xla).lower()}',
+      f'train_config.deterministic={str(not use_xla).lower()}']
+  for override in overrides:
     command += ['--override', override]
   return command
 
 
-def _start(paths, model_dir, log_path):
+def _start(paths, model_dir, log_path, use_xla):
   log = open(log_path, 'w')  # pylint: disable=consider-using-with
-  process = subprocess.Popen(_command(paths, model_dir), env=fx.env(),
+  process = subprocess.Popen(_command(paths, model_dir, use_xla),
+                             env=fx.env(),
                              stdout=log, stderr=subprocess.STDOUT)
   process.log_file = log
   return process
@@ -110,17 +120,18 @@ def _kill_after_checkpoint(process, model_dir, step):
   raise AssertionError(f'no step-{step} checkpoint in {_TIMEOUT_SECONDS} s')
 
 
+@pytest.mark.parametrize('use_xla', [False, True])
 def test_killed_and_resumed_job_ends_with_the_uninterrupted_weights(
-    paths, tmp_path):
+    paths, tmp_path, use_xla):
   dir_a, dir_b = str(tmp_path / 'a'), str(tmp_path / 'b')
   # Both jobs start together (the machine's cores are shared either way).
-  job_a = _start(paths, dir_a, str(tmp_path / 'a.log'))
-  job_b = _start(paths, dir_b, str(tmp_path / 'b_killed.log'))
+  job_a = _start(paths, dir_a, str(tmp_path / 'a.log'), use_xla)
+  job_b = _start(paths, dir_b, str(tmp_path / 'b_killed.log'), use_xla)
   killed_at = _kill_after_checkpoint(job_b, dir_b, _KILL_AFTER_STEP)
   assert job_b.returncode == -signal.SIGKILL
   assert killed_at < _NUM_STEPS
 
-  resumed = _start(paths, dir_b, str(tmp_path / 'b_resumed.log'))
+  resumed = _start(paths, dir_b, str(tmp_path / 'b_resumed.log'), use_xla)
   resumed_log = _finish(resumed, str(tmp_path / 'b_resumed.log'))
   _finish(job_a, str(tmp_path / 'a.log'))
   assert f'at step {killed_at}.' in resumed_log

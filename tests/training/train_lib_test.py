@@ -121,6 +121,14 @@ def test_zero_steps_is_refused(paths, tmp_path):
     train_lib.train(fx.load_config(paths, num_steps=0), str(tmp_path))
 
 
+def test_float16_on_a_tpu_is_refused(paths, tmp_path):
+  config = fx.load_config(paths, extra=[
+      'train_config.mixed_precision=MIXED_FLOAT16'])
+  with pytest.raises(ValueError, match='TPUs compute in bfloat16'):
+    train_lib.train(config, str(tmp_path),
+                    train_lib.JobOptions(use_tpu=True))
+
+
 def test_stale_batch_norm_statistics_are_warned_about(paths, tmp_path,
                                                       monkeypatch, caplog):
   # Stop right after the checks at the start of train(): only the warning
