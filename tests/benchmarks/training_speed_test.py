@@ -79,10 +79,6 @@ def test_detection_trainer_adapter(monkeypatch):
       built.append((reader.frames_per_clip, is_training))
       return 'model'
 
-    @staticmethod
-    def build_optimizer(train_config):
-      return 'optimizer', train_config.optimizer
-
   monkeypatch.setattr(training_speed, '_training_modules',
                       lambda: (TrainerModule, ModelBuilderModule))
   pipeline = config_util.load_pipeline_config(_ACRN_TINY)
@@ -93,7 +89,9 @@ def test_detection_trainer_adapter(monkeypatch):
   assert trainer.global_batch_size == 2
   assert trainer.clip_norm == 10.0  # The config's gradient_clipping_by_norm.
   assert trainer.use_xla == pipeline.model.video_faster_rcnn.use_xla
-  assert trainer.optimizer == 'optimizer'  # train_lib.build_optimizer's.
+  # The config's momentum optimizer (not loss-scaled under float32).
+  assert type(trainer.optimizer).__name__ == 'SGD'
+  assert trainer.optimizer.get_config()['momentum'] == pytest.approx(0.9)
   assert trainer.metrics == list(training_speed.LOSS_NAMES)
   assert trainer.first_batch[fields.InputDataFields.frames].shape == (
       [2, 8, 96, 128, 3])

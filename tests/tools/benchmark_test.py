@@ -85,7 +85,7 @@ def test_usage_errors(tmp_path):
                       '--preset', 'benchmark'], str(tmp_path))
   assert result.returncode != 0
   assert ('--accuracy_config: ' in result.stderr and
-          "reads 96x384 frames, but preset 'benchmark' has 96x128 frames"
+          "reads 96x960 frames, but preset 'benchmark' has 96x128 frames"
           in result.stderr)
   assert not (tmp_path / 'out').exists()
 

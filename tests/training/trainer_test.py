@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 import tf_keras
 
+from acrn_tf.builders import model_builder
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.training import evaluator
 from acrn_tf.training import train_lib
@@ -36,8 +37,8 @@ def test_step_seed_follows_a_step_variable():
 
 def _trainer(config, batch, use_xla: bool, weights=None):
   """(trainer, model) on `batch` repeated; `weights` replace the initial."""
-  model = train_lib.build_model(config, config.train_input_reader,
-                                is_training=True)
+  model = model_builder.build_with_variables(
+      config, config.train_input_reader, is_training=True)
   if weights is not None:
     model.set_weights(weights)
   optimizer, _ = train_lib.build_optimizer(config.train_config)
