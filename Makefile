@@ -39,14 +39,14 @@ demo: $(INSTALLED)
 
 # The accuracy benchmark (docs/results/) on the synthetic stage preset: a
 # 2000-step pretraining run, then 16 runs of 800 steps for tables 1a and 1b,
-# two side by side (table 1c only with --scene_maps=table_1c). Sized from
-# training steps of acrn_stage.config (96x384) measured on 2 cores shared
-# with other work (load average 5-6, 2026-12-06): Base-Model 1.3-2.2 and
-# ACRN 1.1-1.5 steps/s; with XLA's train step taken as 1.5x faster, that
-# estimates about 132 minutes, the quick one (one seed, 300 steps from
-# scratch, a smaller dataset) about 18. Trained runs stay in
-# $(WORKSPACE)/benchmark and are not run again: stop and rerun as often as
-# needed.
+# two side by side, in mixed_bfloat16 (table 1c only with
+# --scene_maps=table_1c). Estimated at about 133 minutes on 2 cores from
+# the training steps/s of acrn_stage.config measured by `tools/benchmark.py
+# speed --sections=training` (2026-12-06; the arithmetic is above FULL in
+# benchmarks/accuracy.py), the quick one (one seed, 300 steps from
+# scratch, a smaller dataset) at about 19; not yet run to the end. Trained
+# runs stay in $(WORKSPACE)/benchmark and are not run again: stop and rerun
+# as often as needed.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
 	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results

@@ -161,21 +161,23 @@ class Budget:
 TABLE_1C = ('Conv2d_2c_3x3@0.5', 'Mixed_3c@0.5', 'Mixed_4f@0.5',
             'Conv2d_2c_3x3@0.5+Mixed_3c@0.5+Mixed_4f@0.5',
             'Conv2d_2c_3x3@1', 'Mixed_3c@1', 'Mixed_4f@1')
-# Tables 1a and 1b on the stage preset (96x384 frames): a 2000-step
+# Tables 1a and 1b on the stage preset (96x960 frames): a 2000-step
 # pretraining run alone, then 16 runs of 800 steps (5 Base-Model, 11 with a
-# relation module) two side by side. Sized for 150 minutes on 2 CPU cores
-# from 30 and 60 measured training steps of acrn_stage.config (one process,
-# the machine shared: load average 5-6), Base-Model 1.3-2.2 and ACRN 1.1-1.5
-# steps/s. The estimate takes 1.7 and 1.3 steps/s alone, 0.64 of that per
-# run side by side (run_pool's docstring), XLA-compiled train steps 1.5x
-# faster, 200 s of evaluation per run (3x the 96x128 runs') and 13 minutes
-# of data, start-up and heat-map localisation: about 132 minutes
-# (docs/results/results.md states the time of its run).
+# relation module) two side by side, every run in mixed_bfloat16 (see
+# _config). Sized for 150 minutes on 2 CPU cores from the training section
+# of `python tools/benchmark.py speed --sections=training --training_config
+# configs/synthetic/acrn_stage.config` (2026-12-06, this machine): ACRN 1.08
+# steps/s in float32, 1.67 in mixed_bfloat16 (1.55x), 0.92 with XLA (XLA
+# is slower on these wide frames, 0.85x, so it stays off). The estimate
+# takes the Base-Model 1.26x ACRN's rate (docs/performance), 0.64 of the
+# rate per run side by side (run_pool's docstring), 2 minutes of evaluation
+# per run and 8 of data, start-up and heat-map localisation: about 133
+# minutes (docs/results/results.md states the time of its run).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
               clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80,
               pretrain_steps=2000)
-# One seed, a smaller dataset, fewer steps from scratch: estimated at 18
-# minutes from the same measurements (24 without XLA's 1.5x).
+# One seed, a smaller dataset, fewer steps from scratch: estimated at 19
+# minutes from the same measurements.
 QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
                clip_lengths=(2, 8), num_steps=300, warmup_steps=30,
                num_eval_examples=140,
@@ -387,9 +389,10 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
     for endpoint, scale in scene_map_specs.parse(run.scene_maps):
       relation.scene_features.add(endpoint=endpoint, scale=scale)
   train = config.train_config
-  # XLA-compiled train steps and mixed precision, once train_config has
-  # them, are turned on here for every run: FULL's and QUICK's step counts
-  # assume XLA's 1.5x.
+  # bfloat16 compute (float32 variables, logits and losses): 1.55x the
+  # float32 steps/s on the stage frames, which FULL's and QUICK's step
+  # counts assume. XLA stays off: slower there (see FULL).
+  train.mixed_precision = train_pb2.TrainConfig.MIXED_BFLOAT16
   train.seed = run.seed
   train.num_steps = num_steps
   train.checkpoint_every_n = num_steps

@@ -9,6 +9,7 @@ import pytest
 
 from acrn_tf.builders import config_util
 from acrn_tf.inference import detectors
+from acrn_tf.protos import train_pb2
 from benchmarks import accuracy
 from benchmarks import accuracy_heatmaps
 from benchmarks import accuracy_runs
@@ -124,6 +125,9 @@ def test_run_config_changes_only_the_run(model, field):
   assert (cosine.total_steps, cosine.warmup_steps) == (800, 80)
   assert cosine.learning_rate_base == pytest.approx(0.02)  # the config's
   assert config.train_input_reader.seed == 2
+  # bfloat16 compute, XLA off: what FULL's step counts were sized for.
+  assert train.mixed_precision == train_pb2.TrainConfig.MIXED_BFLOAT16
+  assert not config.model.video_faster_rcnn.use_xla
   for reader, records in ((config.train_input_reader, '/r/train-*'),
                           (config.eval_input_reader[0], '/r/test-*')):
     assert list(reader.tf_record_input_reader.input_path) == [records]
