@@ -34,7 +34,7 @@ import tensorflow as tf
 import tf_keras
 
 from acrn_tf.builders import config_util
-from acrn_tf.builders import config_validation
+from acrn_tf.builders import config_warnings
 from acrn_tf.builders import dataset_builder
 from acrn_tf.builders import input_validation
 from acrn_tf.builders import model_builder
@@ -137,8 +137,8 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
     raise ValueError('train_config.mixed_precision: TPUs compute in '
                      'bfloat16, not float16; use MIXED_BFLOAT16 with '
                      '--use_tpu')
-  for warning in (config_validation.stale_batch_norm_warning(config),
-                  config_validation.partial_eval_batch_warning(config)):
+  for warning in (config_warnings.stale_batch_norm_warning(config),
+                  config_warnings.partial_eval_batch_warning(config)):
     if warning:
       logging.warning('%s', warning)
   latest = tf.train.latest_checkpoint(model_dir)
