@@ -10,17 +10,8 @@ from acrn_tf.builders import config_validation
 from acrn_tf.builders import config_warnings
 from acrn_tf.protos import train_pb2
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
-CONFIGS = os.path.join(REPO_ROOT, 'configs')
-
-
-def _tiny(decay, steps):
-  config = config_util.load_pipeline_config(
-      os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'))
-  config.model.video_faster_rcnn.feature_extractor.batch_norm_decay = decay
-  config.train_config.num_steps = steps
-  return config
+TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'configs', 'synthetic', 'acrn_tiny.config')
 
 
 # Warm-start sources: each bad field is named with the file.
@@ -29,7 +20,7 @@ _SOURCE = train_pb2.TrainConfig.WarmStartSource
 
 
 def _with_sources(*sources):
-  config = _tiny(0.9, 300)
+  config = config_util.load_pipeline_config(TINY)
   for fields in sources:
     config.train_config.warm_start_source.add(**fields)
   return config
@@ -112,11 +103,9 @@ def test_the_paper_sources_validate_and_load_s3dg():
 
 
 def test_a_clip_other_than_the_trained_one_names_both_files():
-  trained = config_util.load_pipeline_config(
-      os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'))
+  trained = config_util.load_pipeline_config(TINY)
   given = config_util.load_pipeline_config(
-      os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'),
-      overrides=['train_input_reader.frame_stride=5',
+      TINY, overrides=['train_input_reader.frame_stride=5',
                  'eval_input_reader[0].frame_stride=5'])
   config_validation.check_same_clip(trained, 'a.config', trained, 'b.config')
   with pytest.raises(
@@ -133,6 +122,5 @@ def test_op_determinism_and_xla_are_refused_together():
                      match=r'acrn_tiny.config: train_config.deterministic: '
                      r'cannot be true with model.video_faster_rcnn.use_xla'):
     config_util.load_pipeline_config(
-        os.path.join(CONFIGS, 'synthetic', 'acrn_tiny.config'),
-        overrides=['train_config.deterministic=true',
-                   'model.video_faster_rcnn.use_xla=true'])
+        TINY, overrides=['train_config.deterministic=true',
+                         'model.video_faster_rcnn.use_xla=true'])
