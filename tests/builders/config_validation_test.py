@@ -106,7 +106,7 @@ def test_a_clip_other_than_the_trained_one_names_both_files():
   trained = config_util.load_pipeline_config(TINY)
   given = config_util.load_pipeline_config(
       TINY, overrides=['train_input_reader.frame_stride=5',
-                 'eval_input_reader[0].frame_stride=5'])
+                       'eval_input_reader[0].frame_stride=5'])
   config_validation.check_same_clip(trained, 'a.config', trained, 'b.config')
   with pytest.raises(
       config_validation.ConfigError,
