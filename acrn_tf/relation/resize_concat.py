@@ -101,6 +101,9 @@ class ResizeConcat(relation_module.RelationModule):
     if None in crop_size:
       crop_size = tuple(tf.unstack(tf.shape(roi_crops)[-3:-1]))
     maps = self.gather_scene_maps(scene_maps, output_size=crop_size)
+    # Under a mixed-precision policy the crops (ROI-aligned in float32) and
+    # the scene maps (16-bit) differ in dtype; they are joined in the crops'.
+    maps = [tf.cast(m, roi_crops.dtype) for m in maps]
     crops = roi_crops
     if self.normalize_and_rescale:
       scale = normalization.rescale_factor(crops, len(maps))[..., None]

@@ -164,3 +164,21 @@ def test_a_float32_checkpoint_restores_under_mixed_precision_and_back(
   for got, want in zip(_state(back_model, back_optimizer), expected):
     for a, b in zip(got, want):
       np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize('relation', ['none', 'resize_concat', 'santoro',
+                                      'acrn'])
+def test_every_relation_module_trains_in_bfloat16(relation):
+  # Resize+Concat joins float32 ROI crops with 16-bit scene maps outside a
+  # Keras call, where nothing casts them: a float32 x bfloat16 Mul failed.
+  config = fx.tiny_step_config(relation)
+  config.train_config.mixed_precision = _MixedPrecision.Value(
+      'MIXED_BFLOAT16')
+  batch = fx.tiny_batch(config)
+  model = model_builder.build_with_variables(
+      config, config.train_input_reader, is_training=True)
+  predictions = model.predict(model.preprocess(batch), training=True,
+                              groundtruth=batch)
+  total = model.loss(predictions, batch)[fields.LossFields.total]
+  assert total.dtype == tf.float32
+  assert np.isfinite(total.numpy())
