@@ -57,8 +57,10 @@ benchmark-quick: $(INSTALLED)
 	  --work_dir $(WORKSPACE)/benchmark_quick \
 	  --output_dir $(WORKSPACE)/benchmark_quick/report
 
-# The performance report of this machine (docs/performance/): 2.5 minutes
-# on 2026-12-06 (AVX-512, oneDNN on), 11 on an AVX2 machine (2026-11-25).
+# The performance report of this machine (docs/performance/): 3 min 57 s
+# on 2026-12-06 with its XLA and bfloat16 training variants (AVX-512,
+# oneDNN on; `make demo` running beside it), 11 min on an AVX2 machine
+# (2026-11-25, before those variants).
 benchmark-speed: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py speed \
 	  --output_dir docs/performance
