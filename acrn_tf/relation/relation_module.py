@@ -20,6 +20,7 @@ from the relation branch into the feature map.
 
 from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -76,6 +77,21 @@ class RelationModule(tf_keras.layers.Layer):
         'gradient_multiplier': float(gradient_multiplier),
         'normalize_and_rescale': bool(normalize_and_rescale),
     }
+
+  def __call__(self, actor_features, actor_boxes, scene_maps, *args,
+               **kwargs):
+    """Layer.__call__, with NumPy boxes and scene maps taken as tensors.
+
+    Keras converts only the first argument; the shape checks of the
+    modules read `.shape.rank`, which a NumPy array has not.
+    """
+    def as_tensor(value):
+      return (tf.convert_to_tensor(value) if isinstance(value, np.ndarray)
+              else value)
+    return super().__call__(
+        as_tensor(actor_features), as_tensor(actor_boxes),
+        {name: as_tensor(value) for name, value in scene_maps.items()},
+        *args, **kwargs)
 
   @property
   def scene_features(self) -> Tuple[scene_maps_lib.SceneFeature, ...]:

@@ -149,3 +149,18 @@ def test_bad_arguments_are_refused():
   with pytest.raises(ValueError, match=r'actor_boxes must be \[batch'):
     _module()(tf.ones([1, 2, 16]), tf.ones([1, 2, 3]),
               {'Mixed_4f': tf.ones([1, 2, 2, 12])})
+
+
+def test_numpy_boxes_and_scene_maps_are_taken_as_tensors():
+  actor_features, boxes, maps = _inputs()
+  module = _module()
+  expected = module(actor_features, boxes, maps).relation_features
+  numpy_maps = {name: value.numpy() for name, value in maps.items()}
+  got = module(actor_features.numpy(), boxes.numpy(),
+               numpy_maps).relation_features
+  np.testing.assert_allclose(got.numpy(), expected.numpy(), rtol=1e-5,
+                             atol=1e-6)
+  with pytest.raises(ValueError, match=r'actor_boxes must be \[batch.*'
+                     r'got shape \(1, 2, 3\)'):
+    module(tf.ones([1, 2, 16]), np.ones([1, 2, 3], np.float32),
+           {'Mixed_4f': np.ones([1, 2, 2, 12], np.float32)})
