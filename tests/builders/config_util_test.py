@@ -126,14 +126,17 @@ def test_impossible_values_name_the_field(tmp_path, old, new, expected):
     _load_with(tmp_path, old, new)
 
 
-def test_eval_clip_length_must_match_training(tmp_path):
+@pytest.mark.parametrize('field,trained,given', [
+    ('frames_per_clip', 8, 4), ('frame_stride', 1, 5)])
+def test_eval_clip_must_match_training(tmp_path, field, trained, given):
   text = _tiny_text()
   head, tail = text.split('eval_input_reader {')
-  tail = tail.replace('frames_per_clip: 8', 'frames_per_clip: 4')
+  tail = tail.replace(f'{field}: {trained}', f'{field}: {given}')
   path = _write(tmp_path, head + 'eval_input_reader {' + tail)
   with pytest.raises(config_util.ConfigError,
-                     match=r'eval_input_reader\[0\]\.frames_per_clip: must '
-                     r'equal train_input_reader\.frames_per_clip \(8\), got 4'):
+                     match=rf'eval_input_reader\[0\]\.{field}: must '
+                     rf'equal train_input_reader\.{field} \({trained}\), '
+                     rf'got {given}'):
     config_util.load_pipeline_config(path)
 
 
@@ -235,17 +238,6 @@ def test_eval_input_reader_is_the_first_eval_reader():
                      match=r'^my\.config: eval_input_reader: the config has '
                      'none'):
     config_util.eval_input_reader(config, 'my.config')
-
-
-def test_eval_frame_stride_must_match_training(tmp_path):
-  text = _tiny_text()
-  head, tail = text.split('eval_input_reader {')
-  tail = tail.replace('frame_stride: 1', 'frame_stride: 5')
-  path = _write(tmp_path, head + 'eval_input_reader {' + tail)
-  with pytest.raises(config_util.ConfigError,
-                     match=r'eval_input_reader\[0\]\.frame_stride: must '
-                     r'equal train_input_reader\.frame_stride \(1\), got 5'):
-    config_util.load_pipeline_config(path)
 
 
 def _learning_rate(config, step):
