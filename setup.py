@@ -20,10 +20,11 @@ class BuildPyWithProtos(build_py):
 
 # Thin CLIs in tools/ are installed as the package acrn_tf_tools so that the
 # console scripts can import them; they also run as `python tools/NAME.py`.
-# tools/benchmark.py and tools/benchmark_input.py have no console script:
-# they drive the top-level benchmarks/ package, which is repository tooling
-# (its defaults are paths in the checkout) and is not installed; run them
-# from a checkout as `python tools/benchmark.py` (or `make benchmark`).
+# tools/benchmark.py, tools/benchmark_input.py and tools/relation_readout.py
+# have no console script: they drive the top-level benchmarks/ package,
+# which is repository tooling (its defaults are paths in the checkout) and
+# is not installed; run them from a checkout as `python tools/benchmark.py`
+# (or `make benchmark`).
 CONSOLE_SCRIPTS = [
     'acrn-make-synthetic-dataset = acrn_tf_tools.make_synthetic_dataset:main',
     'acrn-create-ava-tf-record = acrn_tf_tools.create_ava_tf_record:main',

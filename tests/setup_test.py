@@ -36,7 +36,7 @@ def test_console_scripts_point_at_tool_mains():
 
 
 # CLIs that drive the top-level benchmarks/ package, which is not installed.
-REPOSITORY_ONLY_TOOLS = {'benchmark', 'benchmark_input'}
+REPOSITORY_ONLY_TOOLS = {'benchmark', 'benchmark_input', 'relation_readout'}
 
 
 def _tool_clis():
