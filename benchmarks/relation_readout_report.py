@@ -64,7 +64,7 @@ def format_markdown(summary: Mapping) -> str:
       f'{summary["num_train_actors"]} training and '
       f'{summary["num_test_actors"]} test actors (groundtruth boxes).',
       '',
-      f'Command: `{summary["command"]}`',
+      f'Made on {summary["date"]} by `{summary["command"]}`.',
       '',
       '## Linear readout (test AP)',
       '',

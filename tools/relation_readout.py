@@ -17,6 +17,7 @@ trains on the cached features.
 
 import shlex
 import sys
+import time
 
 if not __package__:  # python tools/NAME.py: put the checkout on sys.path.
   import _bootstrap  # pylint: disable=g-import-not-at-top,unused-import
@@ -137,6 +138,7 @@ def run(argv):
   summary = {
       'command': shlex.join(['python', 'tools/relation_readout.py'] +
                             sys.argv[1:]),
+      'date': time.strftime('%Y-%m-%d'),
       'run_dir': _RUN_DIR.value, 'checkpoint': checkpoint,
       'endpoint': train.endpoint,
       'map_size': 'x'.join(str(d) for d in train.scene_maps.shape[1:3]),

@@ -38,6 +38,7 @@ def _summary():
   aps = lambda p, l: {'own': 100.0, 'pass': p, 'look_at': l}
   return {
       'command': 'python tools/relation_readout.py --run_dir r',
+      'date': '2026-12-06',
       'run_dir': 'r', 'checkpoint': 'r/ckpt-5', 'endpoint': 'Mixed_4f',
       'map_size': '6x60', 'num_train_actors': 30, 'num_test_actors': 10,
       'class_names': ['own', 'pass', 'look_at'],
@@ -63,6 +64,8 @@ def test_markdown_rows():
   assert ('| f_a + F at the actor and the offsets | 100.0 | 90.0 | 80.0 | '
           '85.0 |') in lines
   assert '| 20 | 0.400 | 100.0 | 52.0 | 70.5 |' in lines
+  assert ('Made on 2026-12-06 by `python tools/relation_readout.py '
+          '--run_dir r`.') in lines
   assert ('Momentum SGD (0.9), constant learning rate 0.02, 16 actors per '
           'step.') in lines
   assert 'Partner offsets: -0.250, +0.250 of the frame\'s width (given).' in (
