@@ -26,6 +26,8 @@ read cached groundtruth actors only. AP is the evaluator's
 """
 
 import dataclasses
+import json
+import os
 import time
 from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
@@ -149,6 +151,32 @@ def extract(config: pipeline_pb2.TrainEvalPipelineConfig,
       boxes=cat('boxes').astype(np.float32),
       labels=cat('labels').astype(np.float32),
       valid=cat('valid').astype(bool), endpoint=endpoint)
+
+
+def save_cache(path: str, cache: CachedFeatures, source: Mapping[str, str]
+               ) -> None:
+  """Writes `cache` and what it was cached from to `path` (.npz), whole."""
+  temporary = path + '.tmp.npz'
+  np.savez(temporary, scene_maps=cache.scene_maps,
+           actor_features=cache.actor_features, boxes=cache.boxes,
+           labels=cache.labels, valid=cache.valid,
+           endpoint=np.array(cache.endpoint),
+           source=np.array(json.dumps(dict(source), sort_keys=True)))
+  os.replace(temporary, path)
+
+
+def load_cache(path: str, source: Mapping[str, str]
+               ) -> Optional[CachedFeatures]:
+  """The cache at `path` if it was made from `source`, else None."""
+  if not os.path.exists(path):
+    return None
+  with np.load(path) as data:
+    if str(data['source']) != json.dumps(dict(source), sort_keys=True):
+      return None
+    return CachedFeatures(
+        scene_maps=data['scene_maps'], actor_features=data['actor_features'],
+        boxes=data['boxes'], labels=data['labels'], valid=data['valid'],
+        endpoint=str(data['endpoint']))
 
 
 def class_aps(scores: np.ndarray, labels: np.ndarray,

@@ -15,6 +15,7 @@ at the partners' places, and the relation module's test AP while it
 trains on the cached features.
 """
 
+import os
 import shlex
 import sys
 import time
@@ -70,6 +71,30 @@ _MAX_KEYFRAMES = flags.DEFINE_integer(
 _OUTPUT_DIR = flags.DEFINE_string(
     'output_dir', None, 'Write readout.md, readout.json and readout.png.')
 _SEED = flags.DEFINE_integer('seed', 0, 'Seed of both readouts.')
+_CACHE_DIR = flags.DEFINE_string(
+    'cache_dir', None, 'Keep each split\'s cached features here (train.npz, '
+    'test.npz) and reuse them while the checkpoint, records and '
+    '--max_keyframes stay the same.')
+
+
+def _cached(config, checkpoint, split, pattern):
+  """The split's features: from --cache_dir if they match, else extracted."""
+  source = {'checkpoint': checkpoint, 'records': pattern,
+            'max_keyframes': str(_MAX_KEYFRAMES.value)}
+  path = (os.path.join(_CACHE_DIR.value, f'{split}.npz')
+          if _CACHE_DIR.value else None)
+  if path:
+    cache = relation_readout.load_cache(path, source)
+    if cache is not None:
+      logging.info('%s: features of %s read from %s', split, pattern, path)
+      return cache
+  cache = relation_readout.extract(
+      config, checkpoint, pattern, max_keyframes=_MAX_KEYFRAMES.value,
+      progress=logging.info)
+  if path:
+    os.makedirs(_CACHE_DIR.value, exist_ok=True)
+    relation_readout.save_cache(path, cache, source)
+  return cache
 
 
 def _offsets(config, frame_width: int):
@@ -113,11 +138,8 @@ def run(argv):
       'test': (_TEST_RECORDS.value or
                eval_reader.tf_record_input_reader.input_path[0]),
   }
-  caches = {
-      split: relation_readout.extract(
-          config, checkpoint, pattern, max_keyframes=_MAX_KEYFRAMES.value,
-          progress=logging.info)
-      for split, pattern in patterns.items()}
+  caches = {split: _cached(config, checkpoint, split, pattern)
+            for split, pattern in patterns.items()}
   train, test = caches['train'], caches['test']
   relation_classes = [c for c in synthetic_config.RELATION_CLASSES
                       if c in class_names]

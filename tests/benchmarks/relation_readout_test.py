@@ -163,3 +163,19 @@ def test_a_scene_endpoint_the_cache_lacks_is_refused():
                      'only Mixed_3c'):
     readout.relation_module_readout(cache, cache, _acrn_config(), _CLASSES,
                                     steps=1)
+
+
+def test_a_saved_cache_is_read_back_only_for_its_source(tmp_path):
+  cache = _cache(np.random.default_rng(0), 5)
+  path = str(tmp_path / 'train.npz')
+  source = {'checkpoint': 'run/ckpt-5', 'records': 'train-*'}
+  readout.save_cache(path, cache, source)
+  assert os.listdir(tmp_path) == ['train.npz']
+  loaded = readout.load_cache(path, dict(source))
+  for field in ('scene_maps', 'actor_features', 'boxes', 'labels', 'valid'):
+    np.testing.assert_array_equal(getattr(loaded, field),
+                                  getattr(cache, field))
+  assert loaded.endpoint == 'Mixed_4f'
+  assert readout.load_cache(path, dict(source, checkpoint='run/ckpt-6')) is (
+      None)
+  assert readout.load_cache(str(tmp_path / 'none.npz'), source) is None

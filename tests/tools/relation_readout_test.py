@@ -96,6 +96,29 @@ def test_the_tool_writes_both_readouts(run, tmp_path):
   assert not [n for n in os.listdir(output) if 'tmp' in n]
 
 
+def test_cached_features_are_reused(run, tmp_path):
+  cache_dir = str(tmp_path / 'cache')
+  first = _tool(run, str(tmp_path / 'a'), '--partner_offsets_px=20',
+                '--cache_dir', cache_dir)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert sorted(os.listdir(cache_dir)) == ['test.npz', 'train.npz']
+  assert 'read from' not in first.stderr
+  second = _tool(run, str(tmp_path / 'b'), '--partner_offsets_px=20',
+                 '--cache_dir', cache_dir)
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert second.stderr.count(f'read from {cache_dir}/') == 2
+  with open(os.path.join(tmp_path, 'a', 'readout.json')) as f:
+    a = json.load(f)
+  with open(os.path.join(tmp_path, 'b', 'readout.json')) as f:
+    b = json.load(f)
+  assert a['num_train_actors'] == b['num_train_actors']
+  for key, aps in a['linear'].items():
+    if isinstance(aps, dict):
+      assert {c: v for c, v in aps.items() if v is not None} == pytest.approx(
+          {c: v for c, v in b['linear'][key].items() if v is not None},
+          abs=0.01)
+
+
 def test_offsets_of_a_dataset_without_a_stage_are_asked_for(run, tmp_path):
   result = _tool(run, str(tmp_path / 'out'))
   assert result.returncode != 0
