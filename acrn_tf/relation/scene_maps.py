@@ -5,7 +5,8 @@ flattened S3D-G maps (table 1c: Conv2d_2c_3x3, Mixed_3c, Mixed_4f at scale
 0.5 or 1.0). `gather_scene_maps` takes them from the feature extractor's
 dict, multiplies the gradient flowing back into each (paper 4.1: 0.01),
 resizes each by its scale, then all to a common size: the largest scaled map
-(or a size the caller fixes, e.g. the ROI crop for Resize+Concat).
+(or a size the caller fixes, e.g. the ROI crop for Resize+Concat). Shrinking
+averages every cell a smaller cell covers; growing is bilinear.
 `location_grid` gives each cell's location l(j, k) = (j / H, k / W).
 """
 
@@ -87,16 +88,55 @@ def _maximum(a, b):
   return tf.maximum(a, b)
 
 
+def _axis_weights(in_size: Union[int, tf.Tensor],
+                  out_size: Union[int, tf.Tensor]) -> tf.Tensor:
+  """float32 [out, in]: each output cell's weights over one axis's inputs.
+
+  Shrinking (out < in), an output cell averages the input cells it covers,
+  each weighted by its overlap with [i in / out, (i + 1) in / out): every
+  input cell counts, as in area resampling. Growing (out >= in), the
+  weights are those of a half-pixel-centred bilinear resize (as
+  `tf.image.resize`'s), clamped at the edges.
+  """
+  in_f = tf.cast(in_size, tf.float32)
+  out_f = tf.cast(out_size, tf.float32)
+  step = in_f / out_f
+  starts = tf.range(out_f) * step
+  cells = tf.range(in_f)
+  overlap = tf.maximum(
+      tf.minimum(starts[:, None] + step, cells[None, :] + 1.0) -
+      tf.maximum(starts[:, None], cells[None, :]), 0.0)
+  area = overlap / step
+  source = tf.clip_by_value((tf.range(out_f) + 0.5) * step - 0.5, 0.0,
+                            in_f - 1.0)
+  lower = tf.floor(source)
+  upper = tf.minimum(lower + 1.0, in_f - 1.0)
+  fraction = (source - lower)[:, None]
+  bilinear = ((1.0 - fraction) * tf.cast(
+      tf.equal(cells[None, :], lower[:, None]), tf.float32) +
+              fraction * tf.cast(tf.equal(cells[None, :], upper[:, None]),
+                                 tf.float32))
+  return tf.where(out_f < in_f, area, bilinear)
+
+
 def _resize(tensor: tf.Tensor, size: Size) -> tf.Tensor:
-  """Bilinear resize of [batch, h, w, c] to `size`; no-op if already there."""
+  """Resizes [batch, h, w, c] to `size`; no-op if already there.
+
+  Each axis separately: an area average where it shrinks, bilinear where it
+  grows (`_axis_weights`). Written here because `tf.image.resize` has no
+  fit: its bilinear resize without antialiasing reads only the two input
+  cells nearest each output cell, so at scale 0.25 it drops three columns
+  of every four (a partner standing there vanishes from the map); with
+  antialiasing it does not compile with XLA, and its area method has no
+  gradient. Two matrix products compile and differentiate.
+  """
   current = _height_width(tensor)
   if all(isinstance(v, int) for v in tuple(current) + tuple(size)) and (
       tuple(current) == tuple(size)):
     return tensor
-  # At an exact scale of 0.5 a half-pixel-centred bilinear resize averages
-  # each 2x2 block, i.e. it is area pooling.
-  resized = tf.image.resize(tensor, tf.stack(size), method='bilinear')
-  return tf.cast(resized, tensor.dtype)
+  rows = tf.cast(_axis_weights(current[0], size[0]), tensor.dtype)
+  columns = tf.cast(_axis_weights(current[1], size[1]), tensor.dtype)
+  return tf.einsum('bhwc,Hh,Ww->bHWc', tensor, rows, columns)
 
 
 def gather_scene_maps(scene_maps: Mapping[str, tf.Tensor],

@@ -23,6 +23,63 @@ def test_half_scale_averages_two_by_two_blocks():
                              [[2.5, 4.5], [10.5, 12.5]], rtol=1e-6)
 
 
+def test_quarter_scale_averages_every_cell_of_four_by_four_blocks():
+  # A bilinear resize without antialiasing would read only the middle two
+  # columns (and rows) of each block here and miss the outer ones.
+  values = np.zeros((1, 4, 8, 1), np.float32)
+  values[0, 0, 0] = 16.0    # a block's corner cell
+  values[0, 3, 7] = 32.0
+  (out,) = scene_maps.gather_scene_maps(
+      {'Mixed_4f': tf.constant(values)},
+      [scene_maps.SceneFeature('Mixed_4f', 0.25)], 1.0)
+  np.testing.assert_allclose(out.numpy()[0, ..., 0], [[1.0, 2.0]],
+                             rtol=1e-6)
+
+
+def test_a_fractional_shrink_weights_cells_by_their_overlap():
+  # 5 columns to 2: output cells cover [0, 2.5) and [2.5, 5).
+  values = np.array([1.0, 2.0, 4.0, 8.0, 16.0], np.float32).reshape(
+      1, 1, 5, 1)
+  (out,) = scene_maps.gather_scene_maps(
+      {'Mixed_4f': tf.constant(values)}, [scene_maps.SceneFeature()], 1.0,
+      output_size=(1, 2))
+  np.testing.assert_allclose(
+      out.numpy().ravel(),
+      [(1.0 + 2.0 + 0.5 * 4.0) / 2.5, (0.5 * 4.0 + 8.0 + 16.0) / 2.5],
+      rtol=1e-6)
+
+
+def test_growing_is_tf_image_resize_bilinear():
+  values = tf.constant(np.random.default_rng(1).normal(size=(2, 3, 4, 5)),
+                       tf.float32)
+  (out,) = scene_maps.gather_scene_maps(
+      {'Mixed_4f': values}, [scene_maps.SceneFeature()], 1.0,
+      output_size=(7, 9))
+  np.testing.assert_allclose(
+      out.numpy(), tf.image.resize(values, [7, 9]).numpy(), atol=1e-5)
+
+
+def test_a_shrink_compiles_with_xla_and_spreads_its_gradient_evenly():
+  values = tf.constant(np.random.default_rng(2).normal(size=(1, 6, 60, 3)),
+                       tf.float32)
+  features = [scene_maps.SceneFeature('Mixed_4f', 0.25)]
+
+  def shrink(tensor):
+    with tf.GradientTape() as tape:
+      tape.watch(tensor)
+      (out,) = scene_maps.gather_scene_maps({'Mixed_4f': tensor}, features,
+                                            1.0)
+      loss = tf.reduce_sum(out)
+    return out, tape.gradient(loss, tensor)
+
+  eager, gradient = shrink(values)
+  compiled, _ = tf.function(shrink, jit_compile=True)(values)
+  assert eager.shape == (1, 2, 15, 3)
+  np.testing.assert_allclose(compiled.numpy(), eager.numpy(), atol=1e-5)
+  # 6 x 60 to 2 x 15: each output cell averages a 3 x 4 block.
+  np.testing.assert_allclose(gradient.numpy(), 1.0 / 12.0, rtol=1e-6)
+
+
 def test_scale_one_passes_the_map_through():
   values = tf.constant(np.random.default_rng(0).normal(size=(2, 3, 5, 4)),
                        tf.float32)
