@@ -96,9 +96,10 @@ def extract(config: pipeline_pb2.TrainEvalPipelineConfig,
   Raises:
     ValueError: the records hold no keyframe.
   """
-  reader = pipeline_pb2.TrainEvalPipelineConfig()
-  reader.CopyFrom(config)
-  reader = config_util.eval_input_reader(reader)
+  # The eval input reader of a copy, pointed at the split's records.
+  copy = pipeline_pb2.TrainEvalPipelineConfig()
+  copy.CopyFrom(config)
+  reader = config_util.eval_input_reader(copy)
   del reader.tf_record_input_reader.input_path[:]
   reader.tf_record_input_reader.input_path.append(input_pattern)
   reader.num_epochs = 1
