@@ -180,6 +180,29 @@ def load_cache(path: str, source: Mapping[str, str]
         endpoint=str(data['endpoint']))
 
 
+def cached_features(config: pipeline_pb2.TrainEvalPipelineConfig,
+                    checkpoint_path: str, input_pattern: str,
+                    max_keyframes: int = 0, cache_path: Optional[str] = None,
+                    progress: Optional[Callable[[str], None]] = None
+                    ) -> CachedFeatures:
+  """`extract`, or the features `save_cache` kept at `cache_path` for the
+  same checkpoint, records and max_keyframes (then kept there)."""
+  source = {'checkpoint': checkpoint_path, 'records': input_pattern,
+            'max_keyframes': str(max_keyframes)}
+  if cache_path:
+    cache = load_cache(cache_path, source)
+    if cache is not None:
+      if progress:
+        progress(f'features of {input_pattern} read from {cache_path}')
+      return cache
+  cache = extract(config, checkpoint_path, input_pattern,
+                  max_keyframes=max_keyframes, progress=progress)
+  if cache_path:
+    os.makedirs(os.path.dirname(cache_path) or '.', exist_ok=True)
+    save_cache(cache_path, cache, source)
+  return cache
+
+
 def class_aps(scores: np.ndarray, labels: np.ndarray,
               class_names: Sequence[str]) -> Dict[str, Optional[float]]:
   """AP (%) of each class over actors; None for a class with no positive.
@@ -319,9 +342,13 @@ def relation_module_readout(
 
   Raises:
     ValueError: the relation module adds no relation feature (none,
-      resize_concat), reads a scene endpoint the cache does not hold, or
-      an unknown optimizer.
+      resize_concat), reads a scene endpoint the cache does not hold, an
+      unknown optimizer, or a count below 1.
   """
+  for name, value in (('steps', steps), ('batch_size', batch_size),
+                      ('eval_every', eval_every)):
+    if value < 1:
+      raise ValueError(f'{name} must be >= 1, got {value}')
   if optimizer not in _OPTIMIZERS:
     raise ValueError(f'optimizer {optimizer!r}: expected one of '
                      f'{sorted(_OPTIMIZERS)}')

@@ -77,26 +77,6 @@ _CACHE_DIR = flags.DEFINE_string(
     '--max_keyframes stay the same.')
 
 
-def _cached(config, checkpoint, split, pattern):
-  """The split's features: from --cache_dir if they match, else extracted."""
-  source = {'checkpoint': checkpoint, 'records': pattern,
-            'max_keyframes': str(_MAX_KEYFRAMES.value)}
-  path = (os.path.join(_CACHE_DIR.value, f'{split}.npz')
-          if _CACHE_DIR.value else None)
-  if path:
-    cache = relation_readout.load_cache(path, source)
-    if cache is not None:
-      logging.info('%s: features of %s read from %s', split, pattern, path)
-      return cache
-  cache = relation_readout.extract(
-      config, checkpoint, pattern, max_keyframes=_MAX_KEYFRAMES.value,
-      progress=logging.info)
-  if path:
-    os.makedirs(_CACHE_DIR.value, exist_ok=True)
-    relation_readout.save_cache(path, cache, source)
-  return cache
-
-
 def _offsets(config, frame_width: int):
   if _OFFSETS.value:
     try:
@@ -125,6 +105,9 @@ def run(argv):
                      if _RELATION_CONFIG.value else config)
   scene_features = (relation_config.model.video_faster_rcnn.relation_module
                     .scene_features)
+  if _SCENE_SCALE.value < 0:
+    raise app.UsageError(f'--scene_scale must be > 0 (or 0: keep), got '
+                         f'{_SCENE_SCALE.value}')
   if _SCENE_SCALE.value > 0:
     for feature in scene_features:
       feature.scale = _SCENE_SCALE.value
@@ -138,8 +121,13 @@ def run(argv):
       'test': (_TEST_RECORDS.value or
                eval_reader.tf_record_input_reader.input_path[0]),
   }
-  caches = {split: _cached(config, checkpoint, split, pattern)
-            for split, pattern in patterns.items()}
+  caches = {
+      split: relation_readout.cached_features(
+          config, checkpoint, pattern, max_keyframes=_MAX_KEYFRAMES.value,
+          cache_path=(os.path.join(_CACHE_DIR.value, f'{split}.npz')
+                      if _CACHE_DIR.value else None),
+          progress=logging.info)
+      for split, pattern in patterns.items()}
   train, test = caches['train'], caches['test']
   relation_classes = [c for c in synthetic_config.RELATION_CLASSES
                       if c in class_names]

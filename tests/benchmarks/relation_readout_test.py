@@ -179,3 +179,11 @@ def test_a_saved_cache_is_read_back_only_for_its_source(tmp_path):
   assert readout.load_cache(path, dict(source, checkpoint='run/ckpt-6')) is (
       None)
   assert readout.load_cache(str(tmp_path / 'none.npz'), source) is None
+
+
+@pytest.mark.parametrize('name', ['steps', 'batch_size', 'eval_every'])
+def test_counts_below_one_are_refused(name):
+  cache = _cache(np.random.default_rng(0), 4)
+  with pytest.raises(ValueError, match=f'{name} must be >= 1, got 0'):
+    readout.relation_module_readout(cache, cache, _acrn_config(), _CLASSES,
+                                    **{name: 0})

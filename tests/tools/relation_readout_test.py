@@ -106,7 +106,7 @@ def test_cached_features_are_reused(run, tmp_path):
   second = _tool(run, str(tmp_path / 'b'), '--partner_offsets_px=20',
                  '--cache_dir', cache_dir)
   assert second.returncode == 0, second.stderr[-3000:]
-  assert second.stderr.count(f'read from {cache_dir}/') == 2
+  assert second.stderr.count(f' read from {cache_dir}/') == 2
   with open(os.path.join(tmp_path, 'a', 'readout.json')) as f:
     a = json.load(f)
   with open(os.path.join(tmp_path, 'b', 'readout.json')) as f:
@@ -125,3 +125,10 @@ def test_offsets_of_a_dataset_without_a_stage_are_asked_for(run, tmp_path):
   assert ("dataset_info.json: config.layout is 'scatter', not 'stage'"
           in result.stderr)
   assert not os.path.exists(tmp_path / 'out')
+
+
+def test_a_negative_scene_scale_is_refused(run, tmp_path):
+  result = _tool(run, str(tmp_path / 'out'), '--partner_offsets_px=20',
+                 '--scene_scale=-1')
+  assert result.returncode != 0
+  assert '--scene_scale must be > 0 (or 0: keep), got -1.0' in result.stderr
