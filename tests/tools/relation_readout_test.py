@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -62,7 +63,9 @@ def test_extract_caches_every_keyframe_and_groundtruth_box(run):
   first = relation_readout.extract(config, run['run_dir'] + '/ckpt-1',
                                    run['val'], max_keyframes=1)
   assert first.scene_maps.shape[0] == 1
-  assert (first.actor_features[0] == cache.actor_features[0]).all()
+  # Equal up to the CPU kernels' run-to-run rounding.
+  np.testing.assert_allclose(first.actor_features[0],
+                             cache.actor_features[0], rtol=1e-4, atol=1e-5)
 
 
 def _tool(run, output_dir, *extra):
