@@ -354,6 +354,7 @@ def _validate_train(check, train, path, model):
                'fine_tune_checkpoint_type SHARED_PARTS or a warm_start_source '
                'of type SHARED_PARTS (the actor head it copies is restored by '
                'it)')
+  _validate_frozen_parts(check, train.frozen_part, f'{path}.frozen_part')
   check.required(train, 'optimizer', path)
   opt_path = f'{path}.optimizer'
   if train.optimizer.WhichOneof('optimizer') != 'momentum_optimizer':
@@ -401,6 +402,19 @@ def _validate_train(check, train, path, model):
                  f'{ending}. Make them equal (model_main --num_train_steps '
                  'rescales the schedule), or set num_steps to 0 to train '
                  'to total_steps')
+
+
+def _validate_frozen_parts(check, parts, path):
+  """Each frozen part a real part, named once."""
+  frozen = train_pb2.TrainConfig.FrozenPart
+  seen = set()
+  for i, part in enumerate(parts):
+    if part == frozen.FROZEN_PART_UNSPECIFIED:
+      check.fail(f'{path}[{i}]', 'FROZEN_PART_UNSPECIFIED is not a part: '
+                 'expected FEATURE_EXTRACTOR, ACTOR_DETECTOR or ACTOR_HEAD')
+    if part in seen:
+      check.fail(f'{path}[{i}]', f'{frozen.Name(part)} is named twice')
+    seen.add(part)
 
 
 def _validate_input_reader(check, reader, path, model):

@@ -46,6 +46,7 @@ from acrn_tf.training import checkpoint_manager
 from acrn_tf.training import checkpoints
 from acrn_tf.training import distribution
 from acrn_tf.training import evaluator as evaluator_lib
+from acrn_tf.training import freezing
 from acrn_tf.builders import mixed_precision
 from acrn_tf.training import trainer as trainer_lib
 
@@ -138,7 +139,8 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
                      'bfloat16, not float16; use MIXED_BFLOAT16 with '
                      '--use_tpu')
   for warning in (config_warnings.stale_batch_norm_warning(config),
-                  config_warnings.partial_eval_batch_warning(config)):
+                  config_warnings.partial_eval_batch_warning(config),
+                  config_warnings.frozen_from_scratch_warning(config)):
     if warning:
       logging.warning('%s', warning)
   latest = tf.train.latest_checkpoint(model_dir)
@@ -169,6 +171,7 @@ def train(config: pipeline_pb2.TrainEvalPipelineConfig, model_dir: str,
   with strategy.scope():
     model = model_builder.build_with_variables(config, reader,
                                                is_training=True)
+    freezing.freeze(model, train_config)
     optimizer, _ = build_optimizer(train_config)
     dataset = strategy.distribute_datasets_from_function(
         lambda context: dataset_builder.build(

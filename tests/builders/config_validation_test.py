@@ -124,3 +124,24 @@ def test_op_determinism_and_xla_are_refused_together():
     config_util.load_pipeline_config(
         TINY, overrides=['train_config.deterministic=true',
                          'model.video_faster_rcnn.use_xla=true'])
+
+
+# Frozen parts.
+
+_FROZEN = train_pb2.TrainConfig.FrozenPart
+
+
+@pytest.mark.parametrize('parts,expected', [
+    ([_FROZEN.ACTOR_HEAD, _FROZEN.FROZEN_PART_UNSPECIFIED],
+     r'frozen_part\[1\]: FROZEN_PART_UNSPECIFIED is not a part: expected '
+     'FEATURE_EXTRACTOR, ACTOR_DETECTOR or ACTOR_HEAD'),
+    ([_FROZEN.ACTOR_HEAD, _FROZEN.FEATURE_EXTRACTOR, _FROZEN.ACTOR_HEAD],
+     r'frozen_part\[2\]: ACTOR_HEAD is named twice'),
+])
+def test_bad_frozen_parts_name_the_field(parts, expected):
+  config = _with_sources()
+  config.train_config.frozen_part.extend(parts)
+  with pytest.raises(config_validation.ConfigError,
+                     match=rf'^my\.config: train_config\.{expected}'):
+    config_validation.validate_pipeline(config, 'my.config')
+

@@ -1,5 +1,6 @@
 """config_warnings: batch-norm statistics that cannot settle in a short
-training from scratch, and a partial evaluation batch under XLA."""
+training from scratch, a partial evaluation batch under XLA, and frozen
+parts no warm start restores."""
 
 import os
 
@@ -83,3 +84,50 @@ def test_warns_when_xla_meets_a_partial_evaluation_batch():
   for num_examples in (0, 12):  # every record, or full batches
     config.eval_config.num_examples = num_examples
     assert config_warnings.partial_eval_batch_warning(config) == ''
+
+
+_FROZEN = train_pb2.TrainConfig.FrozenPart
+_SOURCE = train_pb2.TrainConfig.WarmStartSource
+_SLIM = dict(checkpoint='/ckpt/rgb', type=train_pb2.TrainConfig.SLIM_S3DG)
+_RESNET = dict(checkpoint='/ckpt/resnet', type=train_pb2.TrainConfig.RESNET)
+_SHARED = dict(checkpoint='/ckpt/run', type=train_pb2.TrainConfig.SHARED_PARTS)
+
+
+def _frozen(parts, *sources):
+  config = _tiny(0.9, 300)
+  config.train_config.frozen_part.extend(parts)
+  for fields in sources:
+    config.train_config.warm_start_source.add(**fields)
+  return config_warnings.frozen_from_scratch_warning(config)
+
+_ALL = [_FROZEN.FEATURE_EXTRACTOR, _FROZEN.ACTOR_DETECTOR, _FROZEN.ACTOR_HEAD]
+
+
+def test_frozen_parts_that_no_warm_start_restores_are_warned_about():
+  assert _frozen([]) == ''
+  assert _frozen(_ALL, _SHARED) == ''
+  assert _frozen([_FROZEN.ACTOR_HEAD]) == (
+      'train_config.frozen_part ACTOR_HEAD: no fine_tune_checkpoint or '
+      'warm_start_source restores it, so it keeps its random initial values '
+      'for the whole training; warm-start from a FULL or SHARED_PARTS '
+      'checkpoint (or SLIM_S3DG for the S3D-G towers and the actor head), '
+      'or do not freeze')
+  # A slim S3D-G checkpoint restores the towers and the actor head; a
+  # ResNet the backbone but not the RPN; a slim source of the towers only
+  # leaves the actor head.
+  assert _frozen(_ALL, _SLIM, _RESNET).startswith(
+      'train_config.frozen_part ACTOR_DETECTOR: no fine_tune_checkpoint')
+  warning = _frozen(_ALL, dict(_SLIM, part=[_SOURCE.RGB_TOWER]))
+  assert warning.startswith('train_config.frozen_part ACTOR_DETECTOR, '
+                            'ACTOR_HEAD: no fine_tune_checkpoint or '
+                            'warm_start_source restores them, so they keep '
+                            'their random initial values')
+
+
+def test_a_frozen_feature_extractor_is_not_warned_about_stale_statistics():
+  # From scratch, 400 steps at decay 0.999 leave stale statistics (warned
+  # about in config_warnings_test), unless the extractor does not train.
+  config = _tiny(0.999, 400)
+  assert config_warnings.stale_batch_norm_warning(config)
+  config.train_config.frozen_part.append(_FROZEN.FEATURE_EXTRACTOR)
+  assert config_warnings.stale_batch_norm_warning(config) == ''
