@@ -45,6 +45,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import optimizer_builder
 from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import ava
 from acrn_tf.data.conversion import conversion
@@ -399,8 +400,9 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   if pretrained_dir is not None:
     train.fine_tune_checkpoint = pretrained_dir
     train.fine_tune_checkpoint_type = train_pb2.TrainConfig.SHARED_PARTS
-  schedule = train.optimizer.momentum_optimizer.learning_rate
-  if schedule.HasField('cosine_decay_learning_rate'):
+  schedule = optimizer_builder.learning_rate_config(train.optimizer)
+  kind = schedule.WhichOneof('learning_rate') if schedule else None
+  if kind == 'cosine_decay_learning_rate':
     schedule.cosine_decay_learning_rate.total_steps = num_steps
     schedule.cosine_decay_learning_rate.warmup_steps = warmup_steps
     if budget.learning_rate is not None:
@@ -410,7 +412,7 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
     raise ValueError(
         'budget.learning_rate replaces a cosine_decay_learning_rate\'s '
         'learning_rate_base; the config\'s schedule is '
-        f'{schedule.WhichOneof("learning_rate") or "unset"}')
+        f'{kind or "unset"}')
   for reader, records in ((config.train_input_reader, paths.train_records),
                           (config.eval_input_reader[0], paths.test_records)):
     del reader.tf_record_input_reader.input_path[:]

@@ -14,6 +14,7 @@ from google.protobuf import descriptor
 from google.protobuf import text_format
 
 from acrn_tf.builders import config_validation
+from acrn_tf.builders import optimizer_builder
 from acrn_tf.protos import pipeline_pb2
 
 ConfigError = config_validation.ConfigError
@@ -201,9 +202,11 @@ _SCHEDULE_STEPS = ('total_steps', 'warmup_steps', 'hold_base_rate_steps')
 
 
 def _cosine_schedule(config):
-  """The cosine_decay_learning_rate message, or None."""
-  rate = config.train_config.optimizer.momentum_optimizer.learning_rate
-  if rate.WhichOneof('learning_rate') != 'cosine_decay_learning_rate':
+  """The set optimizer's cosine_decay_learning_rate message, or None."""
+  rate = optimizer_builder.learning_rate_config(
+      config.train_config.optimizer)
+  if rate is None or (rate.WhichOneof('learning_rate')
+                      != 'cosine_decay_learning_rate'):
     return None
   return rate.cosine_decay_learning_rate
 

@@ -8,7 +8,7 @@ by its path in the config, e.g.
 ``model.video_faster_rcnn.action_head.num_classes``.
 """
 
-
+from acrn_tf.builders import optimizer_builder
 from acrn_tf.models import s3dg
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
@@ -357,14 +357,23 @@ def _validate_train(check, train, path, model):
   _validate_frozen_parts(check, train.frozen_part, f'{path}.frozen_part')
   check.required(train, 'optimizer', path)
   opt_path = f'{path}.optimizer'
-  if train.optimizer.WhichOneof('optimizer') != 'momentum_optimizer':
-    check.fail(opt_path, 'must set momentum_optimizer')
-  momentum = train.optimizer.momentum_optimizer
-  mpath = f'{opt_path}.momentum_optimizer'
-  check.fraction(f'{mpath}.momentum_optimizer_value',
-                 momentum.momentum_optimizer_value)
-  check.required(momentum, 'learning_rate', mpath)
-  lr = momentum.learning_rate
+  name = train.optimizer.WhichOneof('optimizer')
+  if name is None:
+    check.fail(opt_path, 'must set '
+               f'{" or ".join(optimizer_builder.OPTIMIZER_FIELDS)}')
+  optimizer = getattr(train.optimizer, name)
+  mpath = f'{opt_path}.{name}'
+  if name == 'momentum_optimizer':
+    check.fraction(f'{mpath}.momentum_optimizer_value',
+                   optimizer.momentum_optimizer_value)
+  elif name == 'adam_optimizer':
+    for field in ('beta1', 'beta2'):
+      value = getattr(optimizer, field)
+      if not 0 <= value < 1:
+        check.fail(f'{mpath}.{field}', f'must be in [0, 1), got {value}')
+    check.positive(f'{mpath}.epsilon', optimizer.epsilon)
+  check.required(optimizer, 'learning_rate', mpath)
+  lr = optimizer_builder.learning_rate_config(train.optimizer)
   lpath = f'{mpath}.learning_rate'
   kind = lr.WhichOneof('learning_rate')
   if kind is None:

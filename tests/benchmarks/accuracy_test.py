@@ -9,6 +9,7 @@ import pytest
 
 from acrn_tf.builders import config_util
 from acrn_tf.inference import detectors
+from acrn_tf.protos import optimizer_pb2
 from acrn_tf.protos import train_pb2
 from benchmarks import accuracy
 from benchmarks import accuracy_heatmaps
@@ -152,6 +153,23 @@ def test_run_config_sets_the_budget_learning_rate():
   with pytest.raises(ValueError, match='the config.s schedule is '
                      'constant_learning_rate'):
     accuracy.run_config(constant, accuracy.Run('acrn', 0, 8), budget, _PATHS)
+
+
+def test_run_config_sets_the_schedule_of_an_adam_config():
+  base = config_util.read_pipeline_config(_CONFIG)
+  optimizer = base.train_config.optimizer
+  schedule = optimizer_pb2.LearningRate()
+  schedule.CopyFrom(optimizer.momentum_optimizer.learning_rate)
+  optimizer.adam_optimizer.learning_rate.CopyFrom(schedule)
+  budget = dataclasses.replace(accuracy.FULL, num_steps=800,
+                               warmup_steps=80, learning_rate=0.05)
+  config = accuracy.run_config(base, accuracy.Run('acrn', 0, 8), budget,
+                               _PATHS)
+  optimizer = config.train_config.optimizer
+  assert optimizer.WhichOneof('optimizer') == 'adam_optimizer'
+  cosine = optimizer.adam_optimizer.learning_rate.cosine_decay_learning_rate
+  assert (cosine.total_steps, cosine.warmup_steps) == (800, 80)
+  assert cosine.learning_rate_base == pytest.approx(0.05)
 
 
 def test_pretraining_config_and_the_runs_that_start_from_it():

@@ -1,10 +1,12 @@
 """Reading, overriding, validating and writing pipeline.config files."""
 
 import os
+import re
 
 import pytest
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import optimizer_builder
 from acrn_tf.core import learning_schedules
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
@@ -14,9 +16,16 @@ REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
 TINY = os.path.join(REPO_ROOT, 'configs', 'synthetic', 'acrn_tiny.config')
 
 
-def _tiny_text():
+def _tiny_text(optimizer='momentum_optimizer'):
+  """The tiny config's text; with adam_optimizer, Adam on its schedule."""
   with open(TINY, encoding='utf-8') as f:
-    return f.read()
+    text = f.read()
+  if optimizer == 'adam_optimizer':
+    for old, new in (('momentum_optimizer {', 'adam_optimizer {'),
+                     ('momentum_optimizer_value: 0.9', 'beta2: 0.99')):
+      assert old in text, old
+      text = text.replace(old, new)
+  return text
 
 
 def _write(tmp_path, text, name='pipeline.config'):
@@ -25,8 +34,8 @@ def _write(tmp_path, text, name='pipeline.config'):
   return str(path)
 
 
-def _load_with(tmp_path, old, new):
-  text = _tiny_text()
+def _load_with(tmp_path, old, new, optimizer='momentum_optimizer'):
+  text = _tiny_text(optimizer)
   assert old in text, old
   return config_util.load_pipeline_config(
       _write(tmp_path, text.replace(old, new, 1)))
@@ -240,9 +249,13 @@ def test_eval_input_reader_is_the_first_eval_reader():
     config_util.eval_input_reader(config, 'my.config')
 
 
+def _cosine(config):
+  return optimizer_builder.learning_rate_config(
+      config.train_config.optimizer).cosine_decay_learning_rate
+
+
 def _learning_rate(config, step):
-  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
-            .cosine_decay_learning_rate)
+  cosine = _cosine(config)
   schedule = learning_schedules.CosineDecayWithWarmup(
       cosine.learning_rate_base, cosine.total_steps,
       cosine.warmup_learning_rate, cosine.warmup_steps,
@@ -250,49 +263,55 @@ def _learning_rate(config, step):
   return float(schedule(step))
 
 
-def test_overriding_num_steps_stretches_the_schedule():
+@pytest.mark.parametrize('optimizer', optimizer_builder.OPTIMIZER_FIELDS)
+def test_overriding_num_steps_stretches_the_schedule(tmp_path, optimizer):
   # The tiny config: 300 steps, warmup 30, base 0.02. A 40-step run used to
   # stop at learning rate 0.0199 (the schedule still ended at step 300);
-  # now the schedule ends with the run.
+  # now the schedule ends with the run, whichever optimizer follows it.
+  path = _write(tmp_path, _tiny_text(optimizer))
   config = config_util.load_pipeline_config(
-      TINY, overrides=['train_config.num_steps=40'])
-  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
-            .cosine_decay_learning_rate)
+      path, overrides=['train_config.num_steps=40'])
+  assert config.train_config.optimizer.WhichOneof('optimizer') == optimizer
+  cosine = _cosine(config)
   assert (cosine.total_steps, cosine.warmup_steps) == (40, 4)
   assert _learning_rate(config, 39) < 1e-4
   # The same learning rate at the same fraction of the run.
-  full = config_util.load_pipeline_config(TINY)
+  full = config_util.load_pipeline_config(path)
   assert _learning_rate(config, 20) == pytest.approx(
       _learning_rate(full, 150), rel=1e-5)
 
 
-def test_a_warmup_given_with_num_steps_is_kept():
-  prefix = ('train_config.optimizer.momentum_optimizer.learning_rate.'
+@pytest.mark.parametrize('optimizer', optimizer_builder.OPTIMIZER_FIELDS)
+def test_a_warmup_given_with_num_steps_is_kept(tmp_path, optimizer):
+  prefix = (f'train_config.optimizer.{optimizer}.learning_rate.'
             'cosine_decay_learning_rate.')
   config = config_util.load_pipeline_config(
-      TINY, overrides=['train_config.num_steps=40', prefix + 'warmup_steps=0'])
-  cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
-            .cosine_decay_learning_rate)
-  assert (cosine.total_steps, cosine.warmup_steps) == (40, 0)
+      _write(tmp_path, _tiny_text(optimizer)),
+      overrides=['train_config.num_steps=40', prefix + 'warmup_steps=0'])
+  assert (_cosine(config).total_steps, _cosine(config).warmup_steps) == (
+      40, 0)
 
 
+@pytest.mark.parametrize('optimizer', optimizer_builder.OPTIMIZER_FIELDS)
 @pytest.mark.parametrize('num_steps, reason', [
     (40, 'stop before the learning rate has decayed'),
     (400, 'run 100 steps at learning rate 0 after the decay ends')])
 def test_num_steps_other_than_the_schedules_is_refused(tmp_path, num_steps,
-                                                       reason):
+                                                       reason, optimizer):
+  prefix = (f'train_config.optimizer.{optimizer}.learning_rate.'
+            'cosine_decay_learning_rate.')
   with pytest.raises(
       config_util.ConfigError,
-      match=r'cosine_decay_learning_rate\.total_steps: is 300 but '
+      match=rf': {re.escape(prefix)}total_steps: is 300 but '
       rf'train_config\.num_steps is {num_steps}: training would {reason}'):
-    _load_with(tmp_path, 'num_steps: 300', f'num_steps: {num_steps}')
+    _load_with(tmp_path, 'num_steps: 300', f'num_steps: {num_steps}',
+               optimizer)
   # Overriding total_steps too keeps both values, which must then agree.
-  prefix = ('train_config.optimizer.momentum_optimizer.learning_rate.'
-            'cosine_decay_learning_rate.')
   with pytest.raises(config_util.ConfigError, match='total_steps: is 50 but'):
     config_util.load_pipeline_config(
-        TINY, overrides=[f'train_config.num_steps={num_steps}',
-                         prefix + 'total_steps=50'])
+        _write(tmp_path, _tiny_text(optimizer), 'tiny.config'),
+        overrides=[f'train_config.num_steps={num_steps}',
+                   prefix + 'total_steps=50'])
 
 
 def test_checkpoints_fall_between_loops(tmp_path):

@@ -1,5 +1,6 @@
 """config_validation beyond what config_util_test covers: warm-start
-sources, the trained clip, and refusals that combine fields."""
+sources, the trained clip, refusals that combine fields, and the Adam
+optimizer's settings."""
 
 import os
 
@@ -8,6 +9,7 @@ import pytest
 from acrn_tf.builders import config_util
 from acrn_tf.builders import config_validation
 from acrn_tf.builders import config_warnings
+from acrn_tf.protos import optimizer_pb2
 from acrn_tf.protos import train_pb2
 
 TINY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -145,3 +147,66 @@ def test_bad_frozen_parts_name_the_field(parts, expected):
                      match=rf'^my\.config: train_config\.{expected}'):
     config_validation.validate_pipeline(config, 'my.config')
 
+
+# Optimizers: momentum or Adam, each field named by its path.
+
+
+def _with_adam(**fields):
+  """The tiny config with Adam (and `fields`) on its own schedule."""
+  config = config_util.load_pipeline_config(TINY)
+  optimizer = config.train_config.optimizer
+  schedule = optimizer_pb2.LearningRate()
+  schedule.CopyFrom(optimizer.momentum_optimizer.learning_rate)
+  optimizer.adam_optimizer.learning_rate.CopyFrom(schedule)
+  for name, value in fields.items():
+    setattr(optimizer.adam_optimizer, name, value)
+  return config
+
+
+def test_adam_on_the_cosine_schedule_validates():
+  config = _with_adam(beta1=0.0, beta2=0.99, epsilon=1e-6)
+  assert config.train_config.optimizer.WhichOneof('optimizer') == (
+      'adam_optimizer')
+  config_validation.validate_pipeline(config, 'my.config')
+
+
+@pytest.mark.parametrize('field, value, expected', [
+    ('beta1', 1.0, r'beta1: must be in \[0, 1\), got 1\.0'),
+    ('beta1', -0.5, r'beta1: must be in \[0, 1\), got -0\.5'),
+    ('beta2', 1.0, r'beta2: must be in \[0, 1\), got 1\.0'),
+    ('epsilon', 0.0, r'epsilon: must be > 0, got 0\.0'),
+    ('epsilon', -1.0, r'epsilon: must be > 0, got -1\.0'),
+])
+def test_bad_adam_settings_name_the_field(field, value, expected):
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^my\.config: train_config\.optimizer\.'
+                     rf'adam_optimizer\.{expected}$'):
+    config_validation.validate_pipeline(_with_adam(**{field: value}),
+                                        'my.config')
+
+
+def test_adam_learning_rate_is_checked_as_momentums():
+  config = _with_adam()
+  config.train_config.optimizer.adam_optimizer.learning_rate \
+      .cosine_decay_learning_rate.learning_rate_base = 0.0
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^my\.config: train_config\.optimizer\.'
+                     r'adam_optimizer\.learning_rate\.'
+                     r'cosine_decay_learning_rate\.learning_rate_base: must '
+                     r'be > 0, got 0\.0$'):
+    config_validation.validate_pipeline(config, 'my.config')
+  config.train_config.optimizer.adam_optimizer.ClearField('learning_rate')
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^my\.config: train_config\.optimizer\.'
+                     r'adam_optimizer\.learning_rate: is required$'):
+    config_validation.validate_pipeline(config, 'my.config')
+
+
+def test_an_empty_optimizer_names_both_choices():
+  config = config_util.load_pipeline_config(TINY)
+  config.train_config.optimizer.ClearField('momentum_optimizer')
+  config.train_config.optimizer.SetInParent()
+  with pytest.raises(config_validation.ConfigError,
+                     match=r'^my\.config: train_config\.optimizer: must set '
+                     r'momentum_optimizer or adam_optimizer$'):
+    config_validation.validate_pipeline(config, 'my.config')

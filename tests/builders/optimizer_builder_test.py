@@ -37,8 +37,59 @@ def test_constant_learning_rate():
   assert optimizer.get_config()['nesterov']
 
 
+def test_adam_with_cosine_schedule():
+  optimizer, schedule = optimizer_builder.build(_config("""
+      adam_optimizer {
+        learning_rate { cosine_decay_learning_rate {
+          learning_rate_base: 0.001 total_steps: 1000
+          warmup_learning_rate: 0.0001 warmup_steps: 100 } }
+        beta1: 0.8 beta2: 0.99 epsilon: 1e-6
+      }"""))
+  assert isinstance(optimizer, tf_keras.optimizers.Adam)
+  settings = optimizer.get_config()
+  assert settings['beta_1'] == pytest.approx(0.8)
+  assert settings['beta_2'] == pytest.approx(0.99)
+  assert settings['epsilon'] == pytest.approx(1e-6)
+  assert isinstance(schedule, learning_schedules.CosineDecayWithWarmup)
+  assert float(schedule(0)) == pytest.approx(0.0001)
+  assert float(schedule(100)) == pytest.approx(0.001)
+  # The optimizer follows the schedule: at step 0, the warm-up's start.
+  assert float(optimizer.learning_rate) == pytest.approx(0.0001)
+
+
+def test_adam_defaults_with_constant_learning_rate():
+  optimizer, learning_rate = optimizer_builder.build(_config("""
+      adam_optimizer {
+        learning_rate { constant_learning_rate { learning_rate: 0.0003 } }
+      }"""))
+  assert learning_rate == pytest.approx(0.0003)
+  settings = optimizer.get_config()
+  assert settings['learning_rate'] == pytest.approx(0.0003)
+  # The paper's values; Keras's own epsilon would be 1e-7.
+  assert settings['beta_1'] == pytest.approx(0.9)
+  assert settings['beta_2'] == pytest.approx(0.999)
+  assert settings['epsilon'] == pytest.approx(1e-8)
+
+
+@pytest.mark.parametrize('kind', optimizer_builder.OPTIMIZER_FIELDS)
+def test_learning_rate_config_is_the_set_optimizers(kind):
+  config = _config(f"""
+      {kind} {{
+        learning_rate {{ constant_learning_rate {{ learning_rate: 0.5 }} }}
+      }}""")
+  rate = optimizer_builder.learning_rate_config(config)
+  assert rate.constant_learning_rate.learning_rate == pytest.approx(0.5)
+  rate.constant_learning_rate.learning_rate = 0.25
+  assert getattr(config, kind).learning_rate.constant_learning_rate \
+      .learning_rate == pytest.approx(0.25)
+  assert optimizer_builder.learning_rate_config(
+      optimizer_pb2.Optimizer()) is None
+
+
 def test_missing_optimizer_and_schedule_are_refused():
-  with pytest.raises(ValueError, match='only momentum_optimizer'):
+  with pytest.raises(ValueError, match=r'^optimizer: set one of '
+                     r'momentum_optimizer, adam_optimizer, got None$'):
     optimizer_builder.build(optimizer_pb2.Optimizer())
-  with pytest.raises(ValueError, match='no schedule set'):
-    optimizer_builder.build(_config('momentum_optimizer {}'))
+  for kind in optimizer_builder.OPTIMIZER_FIELDS:
+    with pytest.raises(ValueError, match='no schedule set'):
+      optimizer_builder.build(_config(f'{kind} {{}}'))

@@ -1,6 +1,6 @@
-"""Tests of the trainer's step seeds and of its step compiled with XLA (the
-training loop itself is exercised by train_lib_test and
-resume_after_kill_test)."""
+"""Tests of the trainer's step seeds, of its step compiled with XLA and of
+resuming it from a checkpoint in process (the training loop itself is
+exercised by train_lib_test and resume_after_kill_test)."""
 
 import numpy as np
 import pytest
@@ -35,13 +35,17 @@ def test_step_seed_follows_a_step_variable():
 
 # ------------------------------------------- the step compiled with XLA
 
-def _trainer(config, batch, use_xla: bool, weights=None):
-  """(trainer, model) on `batch` repeated; `weights` replace the initial."""
+def _trainer(config, batch, use_xla: bool, weights=None, optimizer=None):
+  """(trainer, model) on `batch` repeated; `weights` replace the initial.
+
+  `optimizer` defaults to the config's.
+  """
   model = model_builder.build_with_variables(
       config, config.train_input_reader, is_training=True)
   if weights is not None:
     model.set_weights(weights)
-  optimizer, _ = train_lib.build_optimizer(config.train_config)
+  if optimizer is None:
+    optimizer, _ = train_lib.build_optimizer(config.train_config)
   iterator = iter(tf.data.Dataset.from_tensors(batch).repeat())
   step = trainer.DetectionTrainer(
       model, optimizer, iterator, tf.distribute.get_strategy(), 1,
@@ -143,3 +147,60 @@ def test_xla_training_and_evaluation_steps_equal_the_plain_ones(
     assert np.abs(plain_change).max() > 0.0, names[index]
     errors[names[index]] = _relative_error(xla_change, plain_change)
     assert errors[names[index]] < tolerance, errors
+
+
+# ------------------------------------------- resuming from a checkpoint
+
+_RESUME_STEPS = 2
+
+
+def _resumable(config, batch):
+  """(trainer, model, optimizer, checkpoint of model and optimizer).
+
+  The checkpoint holds what train_lib's holds but the input iterator (the
+  batch here is always the same).
+  """
+  optimizer, _ = train_lib.build_optimizer(config.train_config)
+  step, model = _trainer(config, batch, use_xla=False, optimizer=optimizer)
+  checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer)
+  return step, model, optimizer, checkpoint
+
+
+def test_a_resumed_adam_run_ends_with_the_uninterrupted_runs_variables(
+    tmp_path):
+  # resume_after_kill_test checks momentum through model_main; Adam has two
+  # slots per variable (m and v) and a bias correction that reads the step,
+  # all of which a resumed run must restore.
+  tf_keras.utils.set_random_seed(0)
+  config = fx.tiny_step_config('none')
+  config.train_config.optimizer.adam_optimizer.learning_rate \
+      .constant_learning_rate.learning_rate = 1e-3
+  batch = fx.tiny_batch(config)
+  whole, whole_model, whole_optimizer, saved = _resumable(config, batch)
+  assert isinstance(whole_optimizer, tf_keras.optimizers.Adam)
+  whole.train(tf.constant(_RESUME_STEPS))
+  path = saved.save(str(tmp_path / 'ckpt'))
+  whole.train(tf.constant(_RESUME_STEPS))
+  # The step and every slot are saved: m and v of each variable the step
+  # updates (the optimizer's variables also list the step, saved once).
+  names = [n for n, _ in tf.train.list_variables(path)]
+  assert train_lib.STEP_KEY in names
+  slots = [n for n in names if n.startswith('optimizer/_variables/')]
+  assert len(slots) == len(whole_optimizer.variables) - 1 > 0
+
+  resumed, resumed_model, resumed_optimizer, restored = _resumable(
+      config, batch)
+  status = restored.restore(path)
+  assert int(resumed_optimizer.iterations.numpy()) == _RESUME_STEPS
+  # The slots are created by the first step and restored then.
+  resumed.train(tf.constant(_RESUME_STEPS))
+  status.assert_consumed()
+
+  assert int(resumed_optimizer.iterations.numpy()) == 2 * _RESUME_STEPS
+  for mine, theirs in ((resumed_model.variables, whole_model.variables),
+                       (resumed_optimizer.variables,
+                        whole_optimizer.variables)):
+    assert len(mine) == len(theirs)
+    different = [a.name for a, b in zip(mine, theirs)
+                 if not np.array_equal(a.numpy(), b.numpy())]
+    assert not different, different
