@@ -52,6 +52,7 @@ from acrn_tf.data.conversion import conversion
 from acrn_tf.data.synthetic import synthetic
 from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import train_pb2
+from benchmarks import accuracy_budget
 from benchmarks import accuracy_runs
 from benchmarks import scene_map_specs
 
@@ -66,125 +67,6 @@ MODEL_TITLES = {'base': 'Base-Model', 'resize_concat': 'Resize+Concat',
 CLIP_LENGTH_MODELS = ('base', 'acrn')
 # Table 1c varies the scene maps of this model.
 SCENE_MAP_MODEL = 'acrn'
-
-
-@dataclasses.dataclass(frozen=True)
-class Budget:
-  """What every run gets, and which runs there are.
-
-  Attributes:
-    name: 'full' or 'quick' (or a caller's), written to the results.
-    preset: the synthetic dataset's preset (`synthetic_config.PRESETS`).
-    seeds: table 1a trains every model once per seed.
-    frames_per_clip: table 1a's clip length.
-    clip_lengths: table 1b's clip lengths (Base-Model and ACRN, first seed).
-    num_steps: training steps of every run (batch and schedule are the
-      config's; the cosine decay is stretched to num_steps).
-    warmup_steps: linear warm-up steps.
-    learning_rate: the cosine schedule's peak (learning_rate_base); None
-      keeps the config's.
-    num_eval_examples: test keyframes evaluated (0: all).
-    pretrain_steps: when > 0, a Base-Model (first seed, frames_per_clip) is
-      trained this many steps first, with a tenth of them warm-up, and every
-      run starts from its shared parts (S3D-G, actor detector, actor head;
-      fine_tune_checkpoint_type SHARED_PARTS), as the paper starts every
-      model from one pretrained S3D-G and person detector. 0: every run
-      starts from scratch.
-    dataset_overrides: SyntheticConfig fields replacing the preset's (e.g.
-      fewer videos for a quick run).
-    scene_maps: table 1c: ACRN (first seed, frames_per_clip) is trained once
-      per spec (see `scene_map_specs`); the spec of the base config's own
-      scene maps is its table 1a run. Empty (FULL's and QUICK's): no table
-      1c; `TABLE_1C` is the paper's grid.
-  """
-  name: str
-  seeds: Sequence[int]
-  frames_per_clip: int
-  clip_lengths: Sequence[int]
-  num_steps: int
-  warmup_steps: int
-  learning_rate: Optional[float] = None
-  num_eval_examples: int = 0
-  pretrain_steps: int = 0
-  dataset_overrides: Dict = dataclasses.field(default_factory=dict)
-  scene_maps: Sequence[str] = ()
-  preset: str = 'stage'
-
-  def validate(self) -> 'Budget':
-    """Returns self; ValueError naming the field if a value is impossible."""
-    if not self.seeds:
-      raise ValueError('budget.seeds: give at least one seed')
-    if len(set(self.seeds)) != len(self.seeds):
-      raise ValueError(f'budget.seeds: repeated seeds in {list(self.seeds)}')
-    if self.frames_per_clip < 1 or min(self.clip_lengths, default=1) < 1:
-      raise ValueError('budget: clip lengths must be >= 1, got '
-                       f'{self.frames_per_clip} and {list(self.clip_lengths)}')
-    if self.num_steps < 1:
-      raise ValueError(f'budget.num_steps must be >= 1, got {self.num_steps}')
-    if not 0 <= self.warmup_steps < self.num_steps:
-      raise ValueError('budget.warmup_steps must be in [0, num_steps), got '
-                       f'{self.warmup_steps}')
-    if self.learning_rate is not None and not self.learning_rate > 0:
-      raise ValueError('budget.learning_rate must be > 0, got '
-                       f'{self.learning_rate}')
-    if self.pretrain_steps < 0:
-      raise ValueError('budget.pretrain_steps must be >= 0, got '
-                       f'{self.pretrain_steps}')
-    if self.num_eval_examples < 0:
-      raise ValueError('budget.num_eval_examples must be >= 0, got '
-                       f'{self.num_eval_examples}')
-    for spec in self.scene_maps:
-      try:
-        scene_map_specs.parse(spec)
-      except ValueError as e:
-        raise ValueError(f'budget.scene_maps: {e}') from None
-    if len(set(self.scene_maps)) != len(self.scene_maps):
-      raise ValueError('budget.scene_maps: repeated specs in '
-                       f'{list(self.scene_maps)}')
-    if self.preset not in synthetic.PRESETS:
-      raise ValueError(f'budget.preset: unknown synthetic preset '
-                       f'{self.preset!r}; expected one of '
-                       f'{sorted(synthetic.PRESETS)}')
-    return self
-
-  @property
-  def max_frames(self) -> int:
-    """The longest clip any run reads (the records store this many)."""
-    return max([self.frames_per_clip] + list(self.clip_lengths))
-
-
-# Table 1c's grid (only with --scene_maps, not in FULL): the paper's
-# Conv2c, Mixed_3c and Mixed_4f at scales 0.5 and 1, and the three together
-# at 0.5 (Mixed_4f at 1, the config's, is table 1a's run). On 96x128 frames
-# a relation head over a 32 x 32 map (Conv2c at scale 1) trained at 0.5
-# steps/s, a 20-minute run, so the three together at scale 1 (as large,
-# more channels) and Conv1a (64 x 64) are left out.
-TABLE_1C = ('Conv2d_2c_3x3@0.5', 'Mixed_3c@0.5', 'Mixed_4f@0.5',
-            'Conv2d_2c_3x3@0.5+Mixed_3c@0.5+Mixed_4f@0.5',
-            'Conv2d_2c_3x3@1', 'Mixed_3c@1', 'Mixed_4f@1')
-# Tables 1a and 1b on the stage preset (96x960 frames): a 2000-step
-# pretraining run alone, then 16 runs of 800 steps (5 Base-Model, 11 with a
-# relation module) two side by side, every run in mixed_bfloat16 (see
-# _config). Sized for 150 minutes on 2 CPU cores from the training section
-# of `python tools/benchmark.py speed --sections=training --training_config
-# configs/synthetic/acrn_stage.config` (2026-12-06, this machine): ACRN 1.08
-# steps/s in float32, 1.67 in mixed_bfloat16 (1.55x), 0.92 with XLA (XLA
-# is slower on these wide frames, 0.85x, so it stays off). The estimate
-# takes the Base-Model 1.26x ACRN's rate (docs/performance), 0.64 of the
-# rate per run side by side (run_pool's docstring), 2 minutes of evaluation
-# per run and 8 of data, start-up and heat-map localisation: about 133
-# minutes (docs/results/results.md states the time of its run).
-FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
-              clip_lengths=(2, 4, 8), num_steps=800, warmup_steps=80,
-              pretrain_steps=2000)
-# One seed, a smaller dataset, fewer steps from scratch: estimated at 19
-# minutes from the same measurements.
-QUICK = Budget(name='quick', seeds=(0,), frames_per_clip=8,
-               clip_lengths=(2, 8), num_steps=300, warmup_steps=30,
-               num_eval_examples=140,
-               dataset_overrides={'num_train_videos': 120,
-                                  'num_val_videos': 10,
-                                  'num_test_videos': 20})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -217,12 +99,13 @@ PRETRAIN = 'pretrain'
 INVOCATIONS_JSON = 'invocations.json'
 
 
-def pretrain_run(budget: Budget) -> Run:
+def pretrain_run(budget: accuracy_budget.Budget) -> Run:
   """The run whose shared parts every run starts from (pretrain_steps > 0)."""
   return Run('base', budget.seeds[0], budget.frames_per_clip)
 
 
-def plan_runs(budget: Budget, config_scene_maps: str = 'Mixed_4f@1'
+def plan_runs(budget: accuracy_budget.Budget,
+              config_scene_maps: str = 'Mixed_4f@1'
               ) -> List[Run]:
   """Every run of the benchmark, first seed first (tables 1a, 1b, 1c).
 
@@ -276,7 +159,8 @@ def dataset_paths(work_dir: str) -> DatasetPaths:
       _records_pattern(records_dir, 'test'))
 
 
-def dataset_config(budget: Budget) -> synthetic.SyntheticConfig:
+def dataset_config(budget: accuracy_budget.Budget
+                   ) -> synthetic.SyntheticConfig:
   """The synthetic dataset of a budget: its preset with its overrides."""
   return synthetic.get_preset(budget.preset, **dict(budget.dataset_overrides))
 
@@ -306,7 +190,7 @@ def check_frame_shape(config: pipeline_pb2.TrainEvalPipelineConfig,
           'aspect ratio): give a config of the preset\'s frame shape')
 
 
-def prepare_dataset(work_dir: str, budget: Budget,
+def prepare_dataset(work_dir: str, budget: accuracy_budget.Budget,
                     progress: accuracy_runs.ProgressFn = print) -> DatasetPaths:
   """Generates the synthetic videos and converts train and test to records.
 
@@ -347,8 +231,15 @@ def prepare_dataset(work_dir: str, budget: Budget,
   return paths
 
 
+# What a run restores from the pretraining run (SHARED_PARTS), frozen with
+# Budget.freeze_pretrained.
+_PRETRAINED_PARTS = (train_pb2.TrainConfig.FEATURE_EXTRACTOR,
+                     train_pb2.TrainConfig.ACTOR_DETECTOR,
+                     train_pb2.TrainConfig.ACTOR_HEAD)
+
+
 def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
-               budget: Budget, paths: DatasetPaths,
+               budget: accuracy_budget.Budget, paths: DatasetPaths,
                pretrained_dir: Optional[str] = None
                ) -> pipeline_pb2.TrainEvalPipelineConfig:
   """The pipeline config of one run: `base` with the run's changes.
@@ -359,14 +250,27 @@ def run_config(base: pipeline_pb2.TrainEvalPipelineConfig, run: Run,
     budget: steps, schedule and evaluation size.
     paths: the records and label map.
     pretrained_dir: the pretraining run's directory: the run warm-starts
-      its shared parts from its latest checkpoint. None: from scratch.
+      its shared parts from its latest checkpoint (and, with
+      budget.freeze_pretrained, does not train them). None: from scratch.
   """
-  return _config(base, run, budget, paths, budget.num_steps,
-                 budget.warmup_steps, pretrained_dir)
+  config = _config(base, run, budget, paths, budget.num_steps,
+                   budget.warmup_steps, pretrained_dir)
+  train = config.train_config
+  if budget.freeze_pretrained and pretrained_dir is not None:
+    train.frozen_part.extend(_PRETRAINED_PARTS)
+  if budget.constant_learning_rate is not None:
+    schedule = optimizer_builder.learning_rate_config(train.optimizer)
+    schedule.constant_learning_rate.learning_rate = (
+        budget.constant_learning_rate)
+  if budget.foreground_fraction is not None:
+    config.model.video_faster_rcnn.action_head.foreground_fraction = (
+        budget.foreground_fraction)
+  config_util.validate(config)
+  return config
 
 
 def pretrain_config(base: pipeline_pb2.TrainEvalPipelineConfig,
-                    budget: Budget, paths: DatasetPaths
+                    budget: accuracy_budget.Budget, paths: DatasetPaths
                     ) -> pipeline_pb2.TrainEvalPipelineConfig:
   """The pretraining run's config: pretrain_steps, a tenth warm-up."""
   if budget.pretrain_steps < 1:
@@ -427,7 +331,7 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
 
 
 def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
-             budget: Budget, paths: DatasetPaths,
+             budget: accuracy_budget.Budget, paths: DatasetPaths,
              progress: accuracy_runs.ProgressFn, jobs: int,
              started: float) -> Dict:
   """Trains the pretraining run unless done; its result.
@@ -449,7 +353,8 @@ def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
                                   in_process=jobs == 1)[0]
 
 
-def run_benchmark(base_config_path: str, work_dir: str, budget: Budget,
+def run_benchmark(base_config_path: str, work_dir: str,
+                  budget: accuracy_budget.Budget,
                   progress: accuracy_runs.ProgressFn = print,
                   runs: Optional[Sequence[Run]] = None,
                   jobs: int = 1) -> List[Dict]:

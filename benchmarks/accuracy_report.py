@@ -22,6 +22,7 @@ import numpy as np
 
 from acrn_tf.data.synthetic import synthetic_config
 from benchmarks import accuracy
+from benchmarks import accuracy_budget
 from benchmarks import accuracy_plots
 from benchmarks import heatmap_localisation
 from benchmarks import loss_history
@@ -204,13 +205,13 @@ def _value_cell(points: Optional[float], name: str = FRAME_AP) -> str:
   return f'{points:.1f}'
 
 
-def _peak_learning_rate(budget: accuracy.Budget) -> str:
+def _peak_learning_rate(budget: accuracy_budget.Budget) -> str:
   if budget.learning_rate is None:
     return ''
   return f' from a peak learning rate of {budget.learning_rate:g}'
 
 
-def _dataset_overrides(budget: accuracy.Budget) -> str:
+def _dataset_overrides(budget: accuracy_budget.Budget) -> str:
   """' with num_train_videos=120, ...' for a budget that changes the preset."""
   if not budget.dataset_overrides:
     return ''
@@ -218,7 +219,7 @@ def _dataset_overrides(budget: accuracy.Budget) -> str:
   return ' with ' + ', '.join(f'{key}={value}' for key, value in overrides)
 
 
-def _pretraining(budget: accuracy.Budget,
+def _pretraining(budget: accuracy_budget.Budget,
                  pretrain_result: Optional[Mapping]) -> List[str]:
   """The paragraph on the pretraining run, if the budget has one."""
   if not budget.pretrain_steps:
@@ -245,7 +246,7 @@ def _over(invocations: int) -> str:
           'stopped,')
 
 
-def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
+def format_markdown(results: Sequence[Mapping], budget: accuracy_budget.Budget,
                     command: str, date: str, elapsed_minutes: float,
                     machine: str, plots: Mapping[str, str],
                     pretrain_result: Optional[Mapping] = None,
@@ -346,7 +347,7 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy.Budget,
   return '\n'.join(lines) + '\n'
 
 
-def _table_1c_lines(results: Sequence[Mapping], budget: accuracy.Budget,
+def _table_1c_lines(results: Sequence[Mapping], budget: accuracy_budget.Budget,
                     plots: Mapping[str, str]) -> List[str]:
   """The table 1c section, or nothing when no run varied the scene maps."""
   table = table_1c(results, budget.seeds[0], budget.frames_per_clip)
@@ -373,7 +374,7 @@ def _table_1c_lines(results: Sequence[Mapping], budget: accuracy.Budget,
   return lines + ['']
 
 
-def _table_1a_json(results: Sequence[Mapping], budget: accuracy.Budget
+def _table_1a_json(results: Sequence[Mapping], budget: accuracy_budget.Budget
                    ) -> Dict[str, Dict[str, Dict]]:
   """Table 1a for results.json: metric -> model -> mean, std, values."""
   return {name: {model: {'mean': None if not summary.count else summary.mean,
@@ -385,7 +386,7 @@ def _table_1a_json(results: Sequence[Mapping], budget: accuracy.Budget
 
 
 def write_report(output_dir: str, results: Sequence[Mapping],
-                 budget: accuracy.Budget, command: str,
+                 budget: accuracy_budget.Budget, command: str,
                  elapsed_minutes: float, machine: str,
                  heatmaps_png: Optional[str] = None,
                  date: Optional[str] = None,

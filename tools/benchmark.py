@@ -45,6 +45,7 @@ from absl import flags
 
 from acrn_tf.builders import config_util  # pylint: disable=g-import-not-at-top
 from benchmarks import accuracy
+from benchmarks import accuracy_budget
 from benchmarks import accuracy_heatmaps
 from benchmarks import accuracy_report
 from benchmarks import accuracy_runs
@@ -55,7 +56,7 @@ from benchmarks import run_pool
 from benchmarks import speed_suite
 
 _REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# --scene_maps=table_1c: the paper's grid, accuracy.TABLE_1C.
+# --scene_maps=table_1c: the paper's grid, accuracy_budget.TABLE_1C.
 TABLE_1C_NAME = 'table_1c'
 
 _OUTPUT_DIR = flags.DEFINE_string(
@@ -74,12 +75,12 @@ _ACCURACY_CONFIG = flags.DEFINE_string(
     'steps, clip length and paths are replaced per run).')
 _PRESET = flags.DEFINE_string(
     'preset', None, 'accuracy: the synthetic dataset preset (default: the '
-    f'budget\'s, {accuracy.FULL.preset}; with another preset give a '
+    f'budget\'s, {accuracy_budget.FULL.preset}; with another preset give a '
     '--accuracy_config of its frame size and a fresh --work_dir).')
 _ACCURACY_STEPS = flags.DEFINE_integer(
     'accuracy_steps', None, 'accuracy: training steps per run (default: the '
-    f'budget\'s, {accuracy.FULL.num_steps} or {accuracy.QUICK.num_steps} '
-    'with --quick).')
+    f'budget\'s, {accuracy_budget.FULL.num_steps} or '
+    f'{accuracy_budget.QUICK.num_steps} with --quick).')
 _ACCURACY_LEARNING_RATE = flags.DEFINE_float(
     'accuracy_learning_rate', None, 'accuracy: peak learning rate of every '
     'run\'s cosine schedule (default: the budget\'s, else the config\'s).')
@@ -87,8 +88,8 @@ _ACCURACY_PRETRAIN_STEPS = flags.DEFINE_integer(
     'accuracy_pretrain_steps', None, 'accuracy: steps of the Base-Model '
     'whose S3D-G, actor detector and actor head every run starts from (0: '
     'every run from scratch; default: the budget\'s, '
-    f'{accuracy.FULL.pretrain_steps} or {accuracy.QUICK.pretrain_steps} '
-    'with --quick).')
+    f'{accuracy_budget.FULL.pretrain_steps} or '
+    f'{accuracy_budget.QUICK.pretrain_steps} with --quick).')
 _ACCURACY_JOBS = flags.DEFINE_integer(
     'accuracy_jobs', min(2, len(run_pool.schedulable_cores())),
     'accuracy: runs trained side by side, each in its own process pinned to '
@@ -105,7 +106,7 @@ _SCENE_MAPS = flags.DEFINE_list(
     'scene_maps', None, 'accuracy: table 1c, the scene maps ACRN is trained '
     'on, each endpoint@scale, several joined by +, or '
     f'{TABLE_1C_NAME} for the paper\'s grid '
-    f'({",".join(accuracy.TABLE_1C)}). Default: none, no table 1c.')
+    f'({",".join(accuracy_budget.TABLE_1C)}). Default: none, no table 1c.')
 _SECTIONS = flags.DEFINE_list(
     'sections', list(speed_suite.SECTIONS),
     f'Sections to run, from {",".join(speed_suite.SECTIONS)}.')
@@ -247,9 +248,9 @@ def _positive_ints(flag) -> tuple:
   return values
 
 
-def accuracy_budget_from_flags() -> accuracy.Budget:
+def accuracy_budget_from_flags() -> accuracy_budget.Budget:
   """The budget: FULL or QUICK with the flags' replacements, validated."""
-  budget = accuracy.QUICK if _QUICK.value else accuracy.FULL
+  budget = accuracy_budget.QUICK if _QUICK.value else accuracy_budget.FULL
   changes = {}
   if _ACCURACY_STEPS.value is not None:
     changes['num_steps'] = _ACCURACY_STEPS.value
@@ -263,7 +264,7 @@ def accuracy_budget_from_flags() -> accuracy.Budget:
   if _CLIP_LENGTHS.value is not None:
     changes['clip_lengths'] = _positive_ints(_CLIP_LENGTHS)
   if _SCENE_MAPS.value is not None:
-    changes['scene_maps'] = (accuracy.TABLE_1C
+    changes['scene_maps'] = (accuracy_budget.TABLE_1C
                              if _SCENE_MAPS.value == [TABLE_1C_NAME]
                              else tuple(_SCENE_MAPS.value))
   if _PRESET.value is not None:

@@ -7,9 +7,10 @@ import math
 import pytest
 
 from benchmarks import accuracy
+from benchmarks import accuracy_budget
 from benchmarks import accuracy_report as report
 
-_BUDGET = accuracy.Budget(name='test', seeds=(0, 1), frames_per_clip=8,
+_BUDGET = accuracy_budget.Budget(name='test', seeds=(0, 1), frames_per_clip=8,
                           clip_lengths=(2, 8), num_steps=10, warmup_steps=1,
                           preset='benchmark')
 
