@@ -43,7 +43,7 @@ demo: $(INSTALLED)
 # --scene_maps=table_1c). Estimated at about 133 minutes on 2 cores from
 # the training steps/s of acrn_stage.config measured by `tools/benchmark.py
 # speed --sections=training` (2026-12-06; the arithmetic is above FULL in
-# benchmarks/accuracy.py), the quick one (one seed, 300 steps from
+# benchmarks/accuracy_budget.py), the quick one (one seed, 300 steps from
 # scratch, a smaller dataset) at about 19; not yet run to the end. Trained
 # runs stay in $(WORKSPACE)/benchmark and are not run again: stop and rerun
 # as often as needed.
