@@ -38,11 +38,11 @@ demo: $(INSTALLED)
 	WORKSPACE=$(WORKSPACE) PY=$(PY) bash tools/demo.sh
 
 # The accuracy benchmark (docs/results/) on the synthetic stage preset: a
-# 2000-step pretraining run, then 16 runs of 800 steps for tables 1a and 1b,
-# two side by side, in mixed_bfloat16 (table 1c only with
-# --scene_maps=table_1c). Estimated at about 133 minutes on 2 cores from
-# the training steps/s of acrn_stage.config measured by `tools/benchmark.py
-# speed --sections=training` (2026-12-06; the arithmetic is above FULL in
+# 2000-step pretraining run, then 16 runs of 3000 steps for tables 1a and
+# 1b on its frozen S3D-G, actor detector and actor head, two side by side,
+# in mixed_bfloat16 (table 1c only with --scene_maps=table_1c). Estimated
+# at about 130 minutes on 2 cores from steps/s measured on this machine
+# (2026-12-06; the arithmetic is above FULL in
 # benchmarks/accuracy_budget.py), the quick one (one seed, 300 steps from
 # scratch, a smaller dataset) at about 19; not yet run to the end. Trained
 # runs stay in $(WORKSPACE)/benchmark and are not run again: stop and rerun

@@ -205,10 +205,19 @@ def _value_cell(points: Optional[float], name: str = FRAME_AP) -> str:
   return f'{points:.1f}'
 
 
-def _peak_learning_rate(budget: accuracy_budget.Budget) -> str:
-  if budget.learning_rate is None:
-    return ''
-  return f' from a peak learning rate of {budget.learning_rate:g}'
+def _schedule(budget: accuracy_budget.Budget) -> str:
+  """The runs' learning-rate schedule and ROI sampling, as a phrase."""
+  if budget.constant_learning_rate is not None:
+    text = f'a constant learning rate of {budget.constant_learning_rate:g}'
+  else:
+    text = f'{budget.warmup_steps} warm-up steps then cosine decay'
+    if budget.learning_rate is not None:
+      text += f' from a peak learning rate of {budget.learning_rate:g}'
+  if budget.foreground_fraction == 1.0:
+    text += ', actor ROIs only'
+  elif budget.foreground_fraction is not None:
+    text += f', foreground fraction {budget.foreground_fraction:g}'
+  return text
 
 
 def _dataset_overrides(budget: accuracy_budget.Budget) -> str:
@@ -234,9 +243,13 @@ def _pretraining(budget: accuracy_budget.Budget,
       f'Base-Model trained from scratch for {budget.pretrain_steps} steps '
       f'on the train split (seed {run.seed}, {run.frames_per_clip}-frame '
       f'clips{ap}). Its S3D-G, actor detector and actor head are copied '
-      '(fine_tune_checkpoint_type SHARED_PARTS); the relation module, the '
-      'classifier and the box regressor start from their initial values. '
-      'The steps above come after it.', '']
+      '(fine_tune_checkpoint_type SHARED_PARTS)' + (
+          ' and stay frozen (train_config.frozen_part; their batch norm in '
+          'inference mode), so every model classifies the same features and '
+          'proposals and only its relation module, classifier and box '
+          'regressor train' if budget.freeze_pretrained else '') +
+      '; the relation module, the classifier and the box regressor start '
+      'from their initial values. The steps above come after it.', '']
 
 
 def _over(invocations: int) -> str:
@@ -271,8 +284,7 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy_budget.Budget,
       f'on its test split. Budget `{budget.name}`: '
       f'{budget.num_steps} steps of batch '
       f'{results[0]["batch_size"] if results else "?"}, '
-      f'{budget.warmup_steps} warm-up steps then cosine decay'
-      f'{_peak_learning_rate(budget)}, '
+      f'{_schedule(budget)}, '
       f'{budget.frames_per_clip}-frame clips, seeds '
       f'{", ".join(str(s) for s in budget.seeds)}; '
       f'{results[0]["num_test_keyframes"] if results else "?"} test '

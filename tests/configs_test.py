@@ -32,7 +32,7 @@ def test_config_parses_and_validates(path):
   assert config.model.video_faster_rcnn.action_head.num_classes >= 1
 
 
-def test_stage_config_is_the_tiny_one_on_wide_frames():
+def test_stage_config_is_the_tiny_one_on_wide_frames_and_a_smaller_map():
   tiny, stage = (config_util.load_pipeline_config(
       os.path.join(REPO_ROOT, 'configs', 'synthetic', name))
                  for name in ('acrn_tiny.config', 'acrn_stage.config'))
@@ -44,6 +44,10 @@ def test_stage_config_is_the_tiny_one_on_wide_frames():
   for reader in (stage.train_input_reader, stage.eval_input_reader[0]):
     assert (reader.image_height, reader.image_width) == (96, 960)
     reader.image_width = 128
+  # Its relation module reads Mixed_4f at a quarter of its size.
+  scene = stage.model.video_faster_rcnn.relation_module.scene_features[0]
+  assert (scene.endpoint, scene.scale) == ('Mixed_4f', 0.25)
+  scene.scale = 1.0
   assert stage == tiny
 
 

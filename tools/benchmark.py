@@ -82,12 +82,16 @@ _ACCURACY_STEPS = flags.DEFINE_integer(
     f'budget\'s, {accuracy_budget.FULL.num_steps} or '
     f'{accuracy_budget.QUICK.num_steps} with --quick).')
 _ACCURACY_LEARNING_RATE = flags.DEFINE_float(
-    'accuracy_learning_rate', None, 'accuracy: peak learning rate of every '
-    'run\'s cosine schedule (default: the budget\'s, else the config\'s).')
+    'accuracy_learning_rate', None, 'accuracy: the runs\' learning rate: '
+    'their constant rate when the budget trains at one (the full budget, '
+    f'{accuracy_budget.FULL.constant_learning_rate}), else the peak of '
+    'every run\'s cosine schedule (default: the budget\'s, else the '
+    'config\'s).')
 _ACCURACY_PRETRAIN_STEPS = flags.DEFINE_integer(
     'accuracy_pretrain_steps', None, 'accuracy: steps of the Base-Model '
-    'whose S3D-G, actor detector and actor head every run starts from (0: '
-    'every run from scratch; default: the budget\'s, '
+    'whose S3D-G, actor detector and actor head every run starts from '
+    '(frozen, with the full budget; 0: every run trains everything from '
+    'scratch; default: the budget\'s, '
     f'{accuracy_budget.FULL.pretrain_steps} or '
     f'{accuracy_budget.QUICK.pretrain_steps} with --quick).')
 _ACCURACY_JOBS = flags.DEFINE_integer(
@@ -257,8 +261,12 @@ def accuracy_budget_from_flags() -> accuracy_budget.Budget:
     changes['warmup_steps'] = _ACCURACY_STEPS.value // 10
   if _ACCURACY_PRETRAIN_STEPS.value is not None:
     changes['pretrain_steps'] = _ACCURACY_PRETRAIN_STEPS.value
+    if _ACCURACY_PRETRAIN_STEPS.value == 0:
+      changes['freeze_pretrained'] = False  # nothing pretrained to freeze
   if _ACCURACY_LEARNING_RATE.value is not None:
-    changes['learning_rate'] = _ACCURACY_LEARNING_RATE.value
+    field = ('learning_rate' if budget.constant_learning_rate is None
+             else 'constant_learning_rate')
+    changes[field] = _ACCURACY_LEARNING_RATE.value
   if _ACCURACY_SEEDS.value is not None:
     changes['seeds'] = _positive_ints(_ACCURACY_SEEDS)
   if _CLIP_LENGTHS.value is not None:

@@ -211,6 +211,18 @@ def test_markdown_tables_and_command():
   assert ('a Base-Model trained from scratch for 2000 steps on the train '
           'split (seed 0, 8-frame clips, frame-AP 87.6 on the test split)'
           ) in pretrained
+  assert 'stay frozen' not in pretrained
+  frozen = report.format_markdown(
+      _results(), dataclasses.replace(
+          _BUDGET, pretrain_steps=2000, freeze_pretrained=True,
+          constant_learning_rate=0.02, foreground_fraction=1.0),
+      'python tools/benchmark.py accuracy', '2026-11-25', 12.4, 'a CPU',
+      names, pretrain_result=_result('base', 0, 8, 0.876))
+  assert ('steps of batch 4, a constant learning rate of 0.02, actor ROIs '
+          'only, 8-frame clips') in frozen
+  assert ('(fine_tune_checkpoint_type SHARED_PARTS) and stay frozen '
+          '(train_config.frozen_part; their batch norm in inference mode)'
+          ) in frozen
   smaller = report.format_markdown(
       _results(), dataclasses.replace(
           _BUDGET, dataset_overrides={'num_train_videos': 120,

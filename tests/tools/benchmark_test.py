@@ -70,7 +70,8 @@ def test_usage_errors(tmp_path):
   result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
                       '--accuracy_learning_rate=-1'], str(tmp_path))
   assert result.returncode != 0
-  assert 'budget.learning_rate must be > 0, got -1.0' in result.stderr
+  assert 'budget.constant_learning_rate must be > 0, got -1.0' in (
+      result.stderr)
   result = _run_tool(['accuracy', '--output_dir', str(tmp_path / 'out'),
                       '--scene_maps=Mixed_3c@1,Conv2d_2c_3x3'], str(tmp_path))
   assert result.returncode != 0
