@@ -24,6 +24,11 @@ _REPO = os.path.dirname(os.path.dirname(os.path.dirname(
 _CONFIG = os.path.join(_REPO, 'configs', 'synthetic', 'acrn_tiny.config')
 _PATHS = accuracy.DatasetPaths('/d', '/d/label_map.pbtxt', '/r/train-*',
                                '/r/test-*')
+# FULL with the end-to-end protocol (the config's cosine schedule and
+# foreground fraction, nothing frozen), for the schedule tests.
+_END_TO_END = dataclasses.replace(
+    accuracy_budget.FULL, freeze_pretrained=False,
+    constant_learning_rate=None, foreground_fraction=None)
 # One step of each run on a dataset of a few seconds of video.
 _TINY_BUDGET = accuracy_budget.Budget(
     name='tiny', seeds=(0,), frames_per_clip=2, clip_lengths=(2,),
@@ -93,7 +98,7 @@ def test_quick_plan():
 def test_run_config_changes_only_the_run(model, field):
   base = config_util.read_pipeline_config(_CONFIG)
   run = accuracy.Run(model, seed=2, frames_per_clip=4)
-  budget = dataclasses.replace(accuracy_budget.FULL, num_steps=800,
+  budget = dataclasses.replace(_END_TO_END, num_steps=800,
                                warmup_steps=80, learning_rate=None)
   config = accuracy.run_config(base, run, budget, _PATHS)
   relation = config.model.video_faster_rcnn.relation_module
@@ -122,7 +127,7 @@ def test_run_config_changes_only_the_run(model, field):
 
 def test_run_config_sets_the_budget_learning_rate():
   base = config_util.read_pipeline_config(_CONFIG)
-  budget = dataclasses.replace(accuracy_budget.FULL, learning_rate=0.05)
+  budget = dataclasses.replace(_END_TO_END, learning_rate=0.05)
   config = accuracy.run_config(base, accuracy.Run('acrn', 0, 8), budget,
                                _PATHS)
   cosine = (config.train_config.optimizer.momentum_optimizer.learning_rate
@@ -142,7 +147,7 @@ def test_run_config_sets_the_schedule_of_an_adam_config():
   schedule = optimizer_pb2.LearningRate()
   schedule.CopyFrom(optimizer.momentum_optimizer.learning_rate)
   optimizer.adam_optimizer.learning_rate.CopyFrom(schedule)
-  budget = dataclasses.replace(accuracy_budget.FULL, num_steps=800,
+  budget = dataclasses.replace(_END_TO_END, num_steps=800,
                                warmup_steps=80, learning_rate=0.05)
   config = accuracy.run_config(base, accuracy.Run('acrn', 0, 8), budget,
                                _PATHS)
@@ -155,8 +160,7 @@ def test_run_config_sets_the_schedule_of_an_adam_config():
 
 def test_pretraining_config_and_the_runs_that_start_from_it():
   base = config_util.read_pipeline_config(_CONFIG)
-  budget = dataclasses.replace(accuracy_budget.FULL, seeds=(3, 4),
-                               num_steps=600,
+  budget = dataclasses.replace(_END_TO_END, seeds=(3, 4), num_steps=600,
                                warmup_steps=60, pretrain_steps=2000)
   config = accuracy.pretrain_config(base, budget, _PATHS)
   relation = config.model.video_faster_rcnn.relation_module
