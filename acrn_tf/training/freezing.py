@@ -1,9 +1,8 @@
 """Freezes the parts of a model that `train_config.frozen_part` names.
 
 The OD API freezes variables by name (`freeze_variables`, regular
-expressions over variable names), which leaves batch norm computing batch
-statistics and updating its moving averages in the frozen layers. Here a
-part is frozen by setting its Keras layers' `trainable` to False: tf_keras
+expressions over variable names), which by itself does not change how
+batch norm runs in the frozen layers. Here a part is frozen by setting its Keras layers' `trainable` to False: tf_keras
 then leaves their variables out of `trainable_variables` (no gradient, no
 optimizer slot) and runs their batch norm in inference mode, so a frozen
 pretrained network computes exactly what it computed when evaluated.
@@ -41,7 +40,8 @@ def freeze(model, train_config: train_pb2.TrainConfig) -> List[str]:
 
   Raises:
     ValueError: FROZEN_PART_UNSPECIFIED (config_validation refuses it, and
-      a part named twice, before a model is built).
+      a part named twice, before a model is built; a part named twice is
+      frozen once here).
   """
   layers = part_layers(model)
   names = []
