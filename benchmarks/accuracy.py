@@ -287,6 +287,9 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   meta = config.model.video_faster_rcnn
   relation = meta.relation_module
   getattr(relation, RELATION_FIELD[run.model]).SetInParent()
+  if run.model in ('base', 'resize_concat'):
+    # No g_theta: the base config's choice is for santoro and acrn.
+    relation.ClearField('actor_feature_in_g_theta')
   if run.model == 'base':
     relation.ClearField('scene_features')
   elif run.scene_maps:

@@ -252,6 +252,12 @@ def _validate_relation(check, relation, extractor, path):
                    relation.acrn.relation_channels, 0)
   if relation.WhichOneof('relation_module_oneof') == 'santoro':
     check.at_least(f'{path}.santoro.num_units', relation.santoro.num_units, 1)
+  kind = relation.WhichOneof('relation_module_oneof') or 'none'
+  if not relation.actor_feature_in_g_theta and kind not in ('santoro',
+                                                            'acrn'):
+    check.fail(f'{path}.actor_feature_in_g_theta',
+               f'false needs a module with g_theta (santoro or acrn), the '
+               f'module is {kind}')
 
 
 _TYPES = train_pb2.TrainConfig.FineTuneCheckpointType

@@ -97,6 +97,7 @@ def build_relation_module(
       'scene_features': features or [(extractor.feature_endpoint, 1.0)],
       'gradient_multiplier': relation_config.gradient_multiplier,
       'normalize_and_rescale': relation_config.normalize_and_rescale,
+      'actor_feature_in_g_theta': relation_config.actor_feature_in_g_theta,
       'weight_decay': extractor.weight_decay,
   }
   if kind == 'resize_concat':

@@ -70,7 +70,8 @@ class ActorCentricRelation(relation_module.RelationModule):
       decompose_g_theta: compute g_theta's scene part once per image.
       weight_decay: slim-style L2 weight decay of g_theta's kernel.
       **kwargs: `RelationModule` arguments (scene_features,
-        gradient_multiplier, normalize_and_rescale) and Layer keywords.
+        gradient_multiplier, normalize_and_rescale,
+        actor_feature_in_g_theta) and Layer keywords.
 
     Raises:
       ValueError: a non-positive channel count or time length.
@@ -132,7 +133,8 @@ class ActorCentricRelation(relation_module.RelationModule):
     relation_module.check_actor_inputs(self.name, actor_features, actor_boxes)
     maps = self.gather_scene_maps(scene_maps)
     return self._g_theta(g_theta.relation_inputs(
-        actor_features, actor_boxes, maps, self.normalize_and_rescale))
+        actor_features, actor_boxes, maps, self.normalize_and_rescale,
+        self.actor_feature_in_g_theta))
 
   def call(self, actor_features: tf.Tensor, actor_boxes: tf.Tensor,
            scene_maps: Mapping[str, tf.Tensor],

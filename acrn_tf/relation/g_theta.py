@@ -18,6 +18,11 @@ so the scene part o W_o is computed once per image and each actor adds a
 vector and scales the shared map by s_i (`decompose=True`). The naive form
 (`decompose=False`) builds the [batch, actors, H, W, d_in] concatenation and
 exists to check the decomposition and for benchmarks.
+
+Without the actor feature (`relation_inputs(..., actor_feature=False)`)
+x_i(j, k) = [b_i; o(j, k); l(j, k)]: a_i has zero channels, W_a zero rows
+and s_i = 1, so g_theta sees where the actor stands, not what it looks
+like.
 """
 
 from typing import Any, Mapping, Optional, Sequence
@@ -35,7 +40,8 @@ LOCATION_CHANNELS = 2
 
 def relation_inputs(actor_features: tf.Tensor, actor_boxes: tf.Tensor,
                     scene_maps: Sequence[tf.Tensor],
-                    normalize_and_rescale: bool):
+                    normalize_and_rescale: bool,
+                    actor_feature: bool = True):
   """The inputs of `PairwiseRelationConv`, normalised as paper 4.2 says.
 
   Args:
@@ -45,12 +51,23 @@ def relation_inputs(actor_features: tf.Tensor, actor_boxes: tf.Tensor,
     normalize_and_rescale: L2-normalise f_a and each scene map per cell and
       rescale by ||f_a|| / sqrt(n + 1) (`normalization`); else pass them raw
       with a factor of 1.
+    actor_feature: False leaves f_a out of g_theta: the returned actor
+      features have zero channels and the factor is 1 (the scene maps are
+      still L2-normalised per cell when `normalize_and_rescale`), so
+      nothing that depends on f_a enters g_theta.
 
   Returns:
-    (actor_features, actor_boxes, scene_features [batch, H, W, sum c_e],
-    actor_scale [batch, num_boxes]) for `PairwiseRelationConv.call`.
+    (actor_features [batch, num_boxes, d_a or 0], actor_boxes,
+    scene_features [batch, H, W, sum c_e], actor_scale [batch, num_boxes])
+    for `PairwiseRelationConv.call`.
   """
-  if normalize_and_rescale:
+  if not actor_feature:
+    if normalize_and_rescale:
+      scene_maps = [normalization.l2_normalize_channels(m)
+                    for m in scene_maps]
+    scale = tf.ones_like(actor_features[..., 0])
+    actor_features = actor_features[..., :0]
+  elif normalize_and_rescale:
     scale = normalization.rescale_factor(actor_features, len(scene_maps))
     actor_features = normalization.l2_normalize_channels(actor_features)
     scene_maps = [normalization.l2_normalize_channels(m) for m in scene_maps]

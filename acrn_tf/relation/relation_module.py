@@ -48,6 +48,7 @@ class RelationModule(tf_keras.layers.Layer):
                    scene_maps_lib.SceneFeature(),),
                gradient_multiplier: float = 0.01,
                normalize_and_rescale: bool = True,
+               actor_feature_in_g_theta: bool = True,
                **kwargs):
     """Initialises the common settings.
 
@@ -60,6 +61,9 @@ class RelationModule(tf_keras.layers.Layer):
       normalize_and_rescale: L2-normalise actor and scene features and
         rescale the concatenation to the actor's norm (paper 4.2; see
         `normalization`).
+      actor_feature_in_g_theta: whether g_theta reads f_a (paper eq. 2);
+        False: only the box, the scene cell and its location (see
+        `g_theta.relation_inputs`). Modules without g_theta refuse False.
       **kwargs: keyword arguments of `tf_keras.layers.Layer`.
 
     Raises:
@@ -76,6 +80,7 @@ class RelationModule(tf_keras.layers.Layer):
             for f in self._scene_features],
         'gradient_multiplier': float(gradient_multiplier),
         'normalize_and_rescale': bool(normalize_and_rescale),
+        'actor_feature_in_g_theta': bool(actor_feature_in_g_theta),
     }
 
   def __call__(self, actor_features, actor_boxes, scene_maps, *args,
@@ -125,6 +130,10 @@ class RelationModule(tf_keras.layers.Layer):
   @property
   def normalize_and_rescale(self) -> bool:
     return self._config_dict['normalize_and_rescale']
+
+  @property
+  def actor_feature_in_g_theta(self) -> bool:
+    return self._config_dict['actor_feature_in_g_theta']
 
   def gather_scene_maps(self, scene_maps: Mapping[str, tf.Tensor],
                         output_size=None):

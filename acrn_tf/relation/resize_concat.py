@@ -55,9 +55,17 @@ class ResizeConcat(relation_module.RelationModule):
       weight_decay: slim-style L2 weight decay of the 1 x 1 convolution.
       **kwargs: `RelationModule` arguments (scene_features,
         gradient_multiplier, normalize_and_rescale) and Layer keywords.
+
+    Raises:
+      ValueError: actor_feature_in_g_theta=False (there is no g_theta: the
+        crop itself is what is concatenated).
     """
     kwargs.setdefault('name', 'resize_concat')
     super().__init__(**kwargs)
+    if not self.actor_feature_in_g_theta:
+      raise ValueError(f'{self.name}: actor_feature_in_g_theta=False needs a '
+                       'module with g_theta (santoro, acrn); Resize+Concat '
+                       'concatenates the scene to the actor crop itself.')
     self._config_dict['weight_decay'] = weight_decay
     self._conv = None
 

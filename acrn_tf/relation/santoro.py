@@ -34,7 +34,8 @@ class SantoroRelation(relation_module.RelationModule):
       decompose_g_theta: compute g_theta's scene part once per image.
       weight_decay: slim-style L2 weight decay of the kernels.
       **kwargs: `RelationModule` arguments (scene_features,
-        gradient_multiplier, normalize_and_rescale) and Layer keywords.
+        gradient_multiplier, normalize_and_rescale,
+        actor_feature_in_g_theta) and Layer keywords.
     """
     kwargs.setdefault('name', 'santoro_relation')
     super().__init__(**kwargs)
@@ -72,7 +73,8 @@ class SantoroRelation(relation_module.RelationModule):
     relation_module.check_actor_inputs(self.name, actor_features, actor_boxes)
     maps = self.gather_scene_maps(scene_maps)
     pairs = self._g_theta(g_theta.relation_inputs(
-        actor_features, actor_boxes, maps, self.normalize_and_rescale))
+        actor_features, actor_boxes, maps, self.normalize_and_rescale,
+        self.actor_feature_in_g_theta))
     averaged = tf.reduce_mean(pairs, axis=[2, 3])
     return relation_module.RelationOutputs(
         relation_features=self._f_phi(averaged))

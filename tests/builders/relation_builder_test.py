@@ -89,6 +89,15 @@ def test_acrn_explicit_settings():
   assert config['relation_channels'] == 24
   assert not config['decompose_g_theta']
   assert module.output_channels == 512  # Mixed_5c at 0.5
+  assert module.actor_feature_in_g_theta  # paper eq. 2 by default
+
+
+@pytest.mark.parametrize('kind', ['santoro', 'acrn'])
+def test_actor_feature_in_g_theta_reaches_the_module(kind):
+  module = relation_builder.build_relation_module(
+      _relation(f'{kind} {{}} actor_feature_in_g_theta: false'),
+      _TINY_EXTRACTOR)
+  assert module.actor_feature_in_g_theta is False
 
 
 @pytest.mark.parametrize('text,message', [
@@ -99,6 +108,11 @@ def test_acrn_explicit_settings():
      r'scene_features\[0\].scale: must be > 0'),
     ('santoro { num_units: 0 }', 'santoro.num_units: must be >= 1'),
     ('acrn { relation_channels: -2 }', 'acrn.relation_channels: must be >= 0'),
+    ('resize_concat {} actor_feature_in_g_theta: false',
+     'relation_module.actor_feature_in_g_theta: false needs a module with '
+     'g_theta \\(santoro or acrn\\), the module is resize_concat'),
+    ('actor_feature_in_g_theta: false',
+     'actor_feature_in_g_theta: .* the module is none'),
 ])
 def test_bad_fields_are_named_once_by_config_validation(text, message):
   config = config_util.load_pipeline_config(

@@ -131,6 +131,22 @@ def test_gradient_multiplier_scales_only_the_feature_map_gradient():
                              rtol=1e-6, atol=1e-9)
 
 
+def test_without_the_actor_feature_f_a_only_reaches_the_classifier():
+  actor_features, boxes, maps = _inputs()
+  module = _module(actor_feature_in_g_theta=False)
+  first = module(actor_features, boxes, maps, training=False)
+  other = module(actor_features * 0.1 - 2.0, boxes, maps, training=False)
+  np.testing.assert_array_equal(first.relation_maps.numpy(),
+                                other.relation_maps.numpy())
+  # g_theta's kernel has rows for the box, Mixed_4f and the location only.
+  assert module.g_theta.kernel.shape == (4 + 12 + 2, 12)
+  moved = module(actor_features, boxes[:, ::-1], maps, training=False)
+  assert np.abs(moved.relation_features.numpy() -
+                first.relation_features.numpy()).max() > 1e-5
+  clone = acrn.ActorCentricRelation.from_config(module.get_config())
+  assert not clone.actor_feature_in_g_theta
+
+
 def test_config_round_trip():
   module = _module(scene_features=[('Conv2d_2c_3x3', 0.5)],
                    inflated_time_steps=2)

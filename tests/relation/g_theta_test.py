@@ -76,6 +76,38 @@ def test_normalised_inputs():
       rtol=1e-6)
 
 
+@pytest.mark.parametrize('normalize', [True, False])
+def test_without_the_actor_feature_g_theta_reads_box_cell_location(
+    normalize):
+  rng = np.random.default_rng(5)
+  actors = tf.constant(rng.normal(size=(2, 3, 6)) * 9.0, tf.float32)
+  boxes = tf.constant(rng.uniform(size=(2, 3, 4)), tf.float32)
+  raw = tf.constant(rng.normal(size=(2, 4, 5, 3)) * 5.0, tf.float32)
+  out_actors, _, scene, scale = g_theta.relation_inputs(
+      actors, boxes, [raw], normalize, actor_feature=False)
+  assert out_actors.shape == (2, 3, 0)
+  np.testing.assert_array_equal(scale.numpy(), np.ones((2, 3)))
+  expected_scene = raw.numpy()
+  if normalize:  # per cell, not rescaled by the actor's norm
+    expected_scene = expected_scene / np.linalg.norm(expected_scene, axis=-1,
+                                                     keepdims=True)
+  np.testing.assert_allclose(scene.numpy(), expected_scene, rtol=1e-5)
+
+  inputs = (out_actors, boxes, scene, scale)
+  decomposed, naive = _pair(4, 'relu', inputs)
+  assert decomposed.kernel.shape == (4 + 3 + 2, 4)
+  got = decomposed(inputs).numpy()
+  np.testing.assert_allclose(got, naive(inputs).numpy(), atol=1e-5,
+                             rtol=1e-5)
+  kernel, bias = [w.numpy() for w in (decomposed.kernel, decomposed.bias)]
+  b, i, j, k = 1, 0, 2, 4
+  x = np.concatenate([boxes.numpy()[b, i], scene.numpy()[b, j, k],
+                      [j / 4.0, k / 5.0]])
+  np.testing.assert_allclose(got[b, i, j, k],
+                             np.maximum(x @ kernel + bias, 0.0), rtol=1e-5,
+                             atol=1e-5)
+
+
 def test_bad_shapes_are_refused():
   layer = g_theta.PairwiseRelationConv(4)
   with pytest.raises(ValueError, match=r'boxes must be \[batch, num_boxes, 4\]'):

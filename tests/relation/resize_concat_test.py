@@ -84,6 +84,12 @@ def test_gradient_into_scene_is_multiplied():
   np.testing.assert_array_equal(grads[0.01], grads[1.0] * np.float32(0.01))
 
 
+def test_leaving_the_actor_feature_out_of_g_theta_is_refused():
+  with pytest.raises(ValueError, match='actor_feature_in_g_theta=False '
+                     'needs a module with g_theta'):
+    resize_concat.ResizeConcat(actor_feature_in_g_theta=False)
+
+
 def test_bad_crops_are_refused():
   module = resize_concat.ResizeConcat()
   with pytest.raises(ValueError, match='roi_crops must be'):

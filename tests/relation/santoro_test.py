@@ -48,6 +48,21 @@ def test_shapes_and_values():
                              rtol=1e-4, atol=1e-5)
 
 
+def test_without_the_actor_feature_f_a_does_not_change_f_rn():
+  rng = np.random.default_rng(1)
+  actors, boxes, maps = _inputs(rng)
+  module = santoro.SantoroRelation(num_units=6,
+                                   actor_feature_in_g_theta=False)
+  first = module(actors, boxes, maps).relation_features.numpy()
+  second = module(actors * -3.0 + 1.0, boxes,
+                  maps).relation_features.numpy()
+  np.testing.assert_array_equal(first, second)
+  assert module.get_config()['actor_feature_in_g_theta'] is False
+  # The box still matters.
+  moved = module(actors, boxes[:, ::-1], maps).relation_features.numpy()
+  assert np.abs(moved - first).max() > 1e-4
+
+
 def test_bad_num_units_is_refused():
   with pytest.raises(ValueError, match='num_units must be >= 1'):
     santoro.SantoroRelation(num_units=0)
