@@ -81,11 +81,14 @@ def format_markdown(summary: Mapping) -> str:
     lines.append(f'| {label} | ' + ' | '.join(_ap(aps[c]) for c in classes)
                  + f' | {_ap(summary["linear"][key + "_relation_map"])} |')
   curve = summary['relation_module']['curve']
+  # Reports written before the field existed had f_a in g_theta.
+  g_theta_inputs = ('g_theta reads f_a' if summary['relation_module'].get(
+      'actor_feature_in_g_theta', True) else 'g_theta without f_a')
   lines += [
       '',
       f'## Relation module `{summary["relation_module"]["name"]}` '
-      f'(scene scale {summary["relation_module"]["scene_scales"]}), '
-      'test AP while it trains',
+      f'(scene scale {summary["relation_module"]["scene_scales"]}; '
+      f'{g_theta_inputs}), test AP while it trains',
       '',
       f'{_OPTIMIZER_NAMES[summary["relation_module"]["optimizer"]]}, '
       f'constant learning rate {summary["relation_module"]["lr"]:g}, '

@@ -51,6 +51,9 @@ _RELATION_CONFIG = flags.DEFINE_string(
 _SCENE_SCALE = flags.DEFINE_float(
     'scene_scale', 0.0, 'Replace every scene_features scale of the relation '
     'module with this (0: keep).')
+_ACTOR_FEATURE_IN_G_THETA = flags.DEFINE_bool(
+    'actor_feature_in_g_theta', None, 'Set the relation module\'s '
+    'actor_feature_in_g_theta (unset: keep the config\'s).')
 _OFFSETS = flags.DEFINE_list(
     'partner_offsets_px', None, 'Horizontal offsets (pixels of the frame) '
     'of the places the linear readout reads F at (default: the stage\'s '
@@ -101,8 +104,10 @@ def run(argv):
   config = config_util.read_pipeline_config(
       f'{_RUN_DIR.value}/pipeline.config')
   checkpoint = checkpoint_paths.resolve(_CHECKPOINT.value or _RUN_DIR.value)
-  relation_config = (config_util.read_pipeline_config(_RELATION_CONFIG.value)
-                     if _RELATION_CONFIG.value else config)
+  # A copy even of the run's own config: the flags below change it, the
+  # feature cache must build the model the checkpoint holds.
+  relation_config = config_util.read_pipeline_config(
+      _RELATION_CONFIG.value or f'{_RUN_DIR.value}/pipeline.config')
   scene_features = (relation_config.model.video_faster_rcnn.relation_module
                     .scene_features)
   if _SCENE_SCALE.value < 0:
@@ -111,6 +116,9 @@ def run(argv):
   if _SCENE_SCALE.value > 0:
     for feature in scene_features:
       feature.scale = _SCENE_SCALE.value
+  module = relation_config.model.video_faster_rcnn.relation_module
+  if _ACTOR_FEATURE_IN_G_THETA.value is not None:
+    module.actor_feature_in_g_theta = _ACTOR_FEATURE_IN_G_THETA.value
   eval_reader = config_util.eval_input_reader(config)
   offsets, offsets_source = _offsets(config, eval_reader.image_width)
   class_names = [name for _, name in
@@ -144,7 +152,6 @@ def run(argv):
       batch_size=_BATCH_SIZE.value, learning_rate=_LEARNING_RATE.value,
       optimizer=_OPTIMIZER.value, eval_every=_EVAL_EVERY.value,
       seed=_SEED.value, progress=logging.info)
-  module = relation_config.model.video_faster_rcnn.relation_module
   summary = {
       'command': shlex.join(['python', 'tools/relation_readout.py'] +
                             sys.argv[1:]),
@@ -160,6 +167,7 @@ def run(argv):
       'relation_module': {
           'name': module.WhichOneof('relation_module_oneof'),
           'scene_scales': ', '.join(f'{f.scale:g}' for f in scene_features),
+          'actor_feature_in_g_theta': module.actor_feature_in_g_theta,
           'optimizer': _OPTIMIZER.value,
           'lr': _LEARNING_RATE.value, 'batch_size': _BATCH_SIZE.value,
           'curve': curve,

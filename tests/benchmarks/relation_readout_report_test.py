@@ -50,6 +50,7 @@ def _summary():
                  'with_scene_relation_map': 85.0},
       'relation_module': {
           'name': 'acrn', 'scene_scales': '0.25', 'optimizer': 'momentum',
+          'actor_feature_in_g_theta': False,
           'lr': 0.02, 'batch_size': 16,
           'curve': [{'step': 10, 'loss': 0.5, 'ap': aps(51.0, 60.0)},
                     {'step': 20, 'loss': 0.4, 'ap': aps(52.0, 70.5)}]},
@@ -66,6 +67,8 @@ def test_markdown_rows():
   assert '| 20 | 0.400 | 100.0 | 52.0 | 70.5 |' in lines
   assert ('Made on 2026-12-06 by `python tools/relation_readout.py '
           '--run_dir r`.') in lines
+  assert ('## Relation module `acrn` (scene scale 0.25; g_theta without '
+          'f_a), test AP while it trains') in lines
   assert ('Momentum SGD (0.9), constant learning rate 0.02, 16 actors per '
           'step.') in lines
   assert 'Partner offsets: -0.250, +0.250 of the frame\'s width (given).' in (

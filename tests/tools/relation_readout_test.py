@@ -79,12 +79,13 @@ def _tool(run, output_dir, *extra):
 def test_the_tool_writes_both_readouts(run, tmp_path):
   output = str(tmp_path / 'out')
   result = _tool(run, output, '--partner_offsets_px=-20,20',
-                 '--optimizer=adam')
+                 '--optimizer=adam', '--noactor_feature_in_g_theta')
   assert result.returncode == 0, result.stderr[-3000:]
   with open(os.path.join(output, 'readout.json')) as f:
     summary = json.load(f)
   assert [p['step'] for p in summary['relation_module']['curve']] == [2, 4]
   assert summary['relation_module']['name'] == 'acrn'
+  assert summary['relation_module']['actor_feature_in_g_theta'] is False
   assert summary['offsets'] == pytest.approx([-20 / 64, 20 / 64])
   assert summary['num_test_actors'] == len(
       _annotated_boxes(run['label_map'], 'val'))
@@ -95,6 +96,7 @@ def test_the_tool_writes_both_readouts(run, tmp_path):
     text = f.read()
   assert '| f_a + F at the actor and the offsets |' in text
   assert 'Adam, constant learning rate 0.02' in text
+  assert '(scene scale 1; g_theta without f_a)' in text
   assert os.path.getsize(os.path.join(output, 'readout.png')) > 1000
   assert not [n for n in os.listdir(output) if 'tmp' in n]
 
