@@ -158,6 +158,21 @@ def test_run_config_sets_the_schedule_of_an_adam_config():
   assert cosine.learning_rate_base == pytest.approx(0.05)
 
 
+@pytest.mark.parametrize('model,g_theta_reads_f_a', [
+    ('base', True), ('resize_concat', True), ('santoro', False),
+    ('acrn', False)])
+def test_the_base_configs_g_theta_choice_goes_to_santoro_and_acrn(
+    model, g_theta_reads_f_a):
+  base = config_util.read_pipeline_config(_CONFIG)
+  base.model.video_faster_rcnn.relation_module.actor_feature_in_g_theta = (
+      False)
+  config = accuracy.run_config(base, accuracy.Run(model, 0, 8),
+                               _END_TO_END, _PATHS)  # validates
+  relation = config.model.video_faster_rcnn.relation_module
+  assert relation.actor_feature_in_g_theta == g_theta_reads_f_a
+  assert relation.HasField('actor_feature_in_g_theta') != g_theta_reads_f_a
+
+
 def test_pretraining_config_and_the_runs_that_start_from_it():
   base = config_util.read_pipeline_config(_CONFIG)
   budget = dataclasses.replace(_END_TO_END, seeds=(3, 4), num_steps=600,
