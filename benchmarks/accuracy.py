@@ -333,6 +333,24 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   return config
 
 
+def relation_settings(base: pipeline_pb2.TrainEvalPipelineConfig) -> str:
+  """What the runs' relation modules read, as the report states it."""
+  relation = base.model.video_faster_rcnn.relation_module
+  maps = ', '.join(f'{f.endpoint} at scale {f.scale:g}'
+                   for f in relation.scene_features) or (
+                       'the feature map F at scale 1')
+  if relation.actor_feature_in_g_theta:
+    g_theta = ('f_a, the actor\'s box, each scene cell and its location '
+               '(paper eq. 2)')
+  else:
+    g_theta = ('the actor\'s box, each scene cell and its location, not f_a '
+               '(relation_module.actor_feature_in_g_theta false; paper eq. 2 '
+               'has f_a too), and f_a meets the relation feature in the '
+               'classifier')
+  return (f'The relation modules relate each actor to {maps}. The g_theta '
+          f'of Santoro et al. and of ACRN reads {g_theta}.')
+
+
 def pretrain(base: pipeline_pb2.TrainEvalPipelineConfig, work_dir: str,
              budget: accuracy_budget.Budget, paths: DatasetPaths,
              progress: accuracy_runs.ProgressFn, jobs: int,

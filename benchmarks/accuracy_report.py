@@ -264,12 +264,14 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy_budget.Budget,
                     machine: str, plots: Mapping[str, str],
                     pretrain_result: Optional[Mapping] = None,
                     invocations: int = 1,
-                    localisation: Optional[Mapping] = None) -> str:
+                    localisation: Optional[Mapping] = None,
+                    relation_settings: str = '') -> str:
   """The results page: budget, tables 1a and 1b, per-class AP, plots.
 
   pretrain_result: the pretraining run's result (budget.pretrain_steps > 0).
   invocations: how many invocations elapsed_minutes is the sum of.
   localisation: `heatmap_localisation.summarize` of ACRN's runs, if any.
+  relation_settings: `accuracy.relation_settings` of the base config.
   """
   seed = budget.seeds[0]
   rows_1a = {name: table_1a(results, budget.frames_per_clip, name)
@@ -294,6 +296,8 @@ def format_markdown(results: Sequence[Mapping], budget: accuracy_budget.Budget,
       f'({", ".join(f"`{c}`" for c in synthetic_config.RELATION_CLASSES)}: '
       'the one passed to, the one looked at), the classes with '
       'groundtruth among them.', '']
+  if relation_settings:
+    lines += [relation_settings, '']
   lines += _pretraining(budget, pretrain_result)
   lines += [
       '## Relation models (paper table 1a)', '',
@@ -404,7 +408,8 @@ def write_report(output_dir: str, results: Sequence[Mapping],
                  date: Optional[str] = None,
                  pretrain_result: Optional[Mapping] = None,
                  invocations: int = 1,
-                 localisation: Optional[Mapping] = None) -> Dict[str, str]:
+                 localisation: Optional[Mapping] = None,
+                 relation_settings: str = '') -> Dict[str, str]:
   """Writes results.json, results.md and the plots; returns their paths.
 
   Args:
@@ -420,6 +425,7 @@ def write_report(output_dir: str, results: Sequence[Mapping],
     invocations: how many invocations elapsed_minutes is the sum of.
     localisation: `heatmap_localisation.summarize` of ACRN's seed runs
       (the heat-map localisation figure), if any.
+    relation_settings: `accuracy.relation_settings` of the base config.
   """
   os.makedirs(output_dir, exist_ok=True)
   date = date or datetime.datetime.now(datetime.timezone.utc).strftime(
@@ -460,7 +466,7 @@ def write_report(output_dir: str, results: Sequence[Mapping],
     names[HEATMAPS_PNG] = os.path.basename(heatmaps_png)
   markdown = format_markdown(results, budget, command, date, elapsed_minutes,
                              machine, names, pretrain_result, invocations,
-                             localisation)
+                             localisation, relation_settings)
   written = dict(paths)
   for name, text in (
       (RESULTS_MD, markdown),

@@ -354,7 +354,9 @@ def run_accuracy(argv):
   paths = accuracy_report.write_report(
       _OUTPUT_DIR.value, results, budget, command, elapsed, machine,
       heatmaps_png=heatmaps, pretrain_result=pretrain_result,
-      invocations=len(invocations), localisation=localisation)
+      invocations=len(invocations), localisation=localisation,
+      relation_settings=accuracy.relation_settings(
+          config_util.read_pipeline_config(config_path)))
   with open(paths[accuracy_report.RESULTS_MD], encoding='utf-8') as f:
     print(f.read(), end='')
   print(f'Wrote {", ".join(sorted(paths.values()))}')

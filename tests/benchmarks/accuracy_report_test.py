@@ -231,6 +231,11 @@ def test_markdown_tables_and_command():
       names)
   assert ('preset `benchmark` with num_test_videos=20, num_train_videos=120) '
           'with the same budget') in smaller
+  settings = report.format_markdown(
+      _results(), _BUDGET, 'cmd', '2026-11-25', 12.4, 'a CPU', names,
+      relation_settings='The relation modules relate each actor to X.')
+  assert '\nThe relation modules relate each actor to X.\n' in settings
+  assert 'relate each actor' not in text
 
 
 def test_write_report_files(tmp_path):

@@ -173,6 +173,27 @@ def test_the_base_configs_g_theta_choice_goes_to_santoro_and_acrn(
   assert relation.HasField('actor_feature_in_g_theta') != g_theta_reads_f_a
 
 
+def test_relation_settings_name_the_scene_maps_and_g_thetas_inputs():
+  base = config_util.read_pipeline_config(_CONFIG)
+  assert accuracy.relation_settings(base) == (
+      'The relation modules relate each actor to Mixed_4f at scale 1. The '
+      'g_theta of Santoro et al. and of ACRN reads f_a, the actor\'s box, '
+      'each scene cell and its location (paper eq. 2).')
+  relation = base.model.video_faster_rcnn.relation_module
+  relation.actor_feature_in_g_theta = False
+  relation.scene_features[0].scale = 0.25
+  relation.scene_features.add(endpoint='Mixed_3c', scale=0.5)
+  assert accuracy.relation_settings(base) == (
+      'The relation modules relate each actor to Mixed_4f at scale 0.25, '
+      'Mixed_3c at scale 0.5. The g_theta of Santoro et al. and of ACRN '
+      'reads the actor\'s box, each scene cell and its location, not f_a '
+      '(relation_module.actor_feature_in_g_theta false; paper eq. 2 has f_a '
+      'too), and f_a meets the relation feature in the classifier.')
+  relation.ClearField('scene_features')
+  assert 'relate each actor to the feature map F at scale 1.' in (
+      accuracy.relation_settings(base))
+
+
 def test_pretraining_config_and_the_runs_that_start_from_it():
   base = config_util.read_pipeline_config(_CONFIG)
   budget = dataclasses.replace(_END_TO_END, seeds=(3, 4), num_steps=600,
