@@ -119,8 +119,8 @@ class _ProbeClassifier(tf_keras.Model):
     return self.classifier(features)[:, 0]
 
 
-def _train_and_score(model: _ProbeClassifier, seed: int) -> float:
-  """Trains `_STEPS` steps of Adam on fresh batches; test accuracy."""
+def _fit(model: _ProbeClassifier, make_batch, seed: int):
+  """Trains `_STEPS` steps of Adam on fresh batches of make_batch(rng, n)."""
   rng = np.random.default_rng(seed)
   optimizer = tf_keras.optimizers.Adam(5e-3)
   loss_fn = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -131,10 +131,14 @@ def _train_and_score(model: _ProbeClassifier, seed: int) -> float:
       loss = loss_fn(labels, model((actors, boxes, scene), training=True))
     variables = model.trainable_variables
     optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-    return loss
 
   for _ in range(_STEPS):
-    step(*_probe_batch(rng, _BATCH))
+    step(*make_batch(rng, _BATCH)[:4])
+
+
+def _train_and_score(model: _ProbeClassifier, seed: int) -> float:
+  """Trains `_STEPS` steps of Adam on fresh batches; test accuracy."""
+  _fit(model, _probe_batch, seed)
   actors, boxes, scene, labels = _probe_batch(
       np.random.default_rng(seed + 1000), 512)
   logits = model((actors, boxes, scene), training=False)
@@ -206,19 +210,7 @@ def _two_kinds_batch(rng: np.random.Generator, batch_size: int):
 
 def _train_two_kinds(model: _ProbeClassifier) -> float:
   """Accuracy on kind-0 test actors after `_STEPS` steps of Adam."""
-  rng = np.random.default_rng(0)
-  optimizer = tf_keras.optimizers.Adam(5e-3)
-  loss_fn = tf_keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-  @tf.function
-  def step(actors, boxes, scene, labels):
-    with tf.GradientTape() as tape:
-      loss = loss_fn(labels, model((actors, boxes, scene), training=True))
-    variables = model.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-
-  for _ in range(_STEPS):
-    step(*_two_kinds_batch(rng, _BATCH)[:4])
+  _fit(model, _two_kinds_batch, 0)
   actors, boxes, scene, labels, kinds = _two_kinds_batch(
       np.random.default_rng(1000), 1024)
   predicted = np.argmax(
