@@ -40,13 +40,12 @@ demo: $(INSTALLED)
 # The accuracy benchmark (docs/results/) on the synthetic stage preset: a
 # 2000-step pretraining run, then 16 runs of 3000 steps for tables 1a and
 # 1b on its frozen S3D-G, actor detector and actor head, two side by side,
-# in mixed_bfloat16 (table 1c only with --scene_maps=table_1c). Estimated
-# at about 130 minutes on 2 cores from steps/s measured on this machine
-# (2026-12-06; the arithmetic is above FULL in
-# benchmarks/accuracy_budget.py), the quick one (one seed, 300 steps from
-# scratch, a smaller dataset) at about 19; not yet run to the end. Trained
-# runs stay in $(WORKSPACE)/benchmark and are not run again: stop and rerun
-# as often as needed.
+# in mixed_bfloat16 (table 1c only with --scene_maps=table_1c). Run on
+# 2026-12-06 over several invocations: the runs' own times add up to about
+# 112 minutes on 2 cores plus data and heat maps (README, "Accuracy"); the
+# quick one (one seed, 300 steps from scratch, a smaller dataset) took 10.
+# Trained runs stay in $(WORKSPACE)/benchmark and are not run again: stop
+# and rerun as often as needed.
 benchmark: $(INSTALLED)
 	TF_CPP_MIN_LOG_LEVEL=2 $(PY) tools/benchmark.py accuracy \
 	  --work_dir $(WORKSPACE)/benchmark --output_dir docs/results
