@@ -153,7 +153,7 @@ TABLE_1C = ('Conv2d_2c_3x3@0.5', 'Mixed_3c@0.5', 'Mixed_4f@0.5',
 # steps/s, 0.64 of the rate per run side by side (run_pool's docstring),
 # 20 minutes of pretraining (at 1.67 steps/s), 1.5 minutes of evaluation
 # per run and 5 of data and heat-map localisation: about 130 minutes
-# (docs/results/results.md states the time of its run).
+# (README, "Accuracy": about 112 minutes from the runs' own times).
 FULL = Budget(name='full', seeds=(0, 1, 2), frames_per_clip=8,
               clip_lengths=(2, 4, 8), num_steps=3000, warmup_steps=0,
               pretrain_steps=2000, freeze_pretrained=True,

@@ -48,6 +48,10 @@ def test_stage_config_is_the_tiny_one_on_wide_frames_and_a_smaller_map():
   scene = stage.model.video_faster_rcnn.relation_module.scene_features[0]
   assert (scene.endpoint, scene.scale) == ('Mixed_4f', 0.25)
   scene.scale = 1.0
+  # Its g_theta leaves f_a out (docs/synthetic_dataset.md).
+  relation = stage.model.video_faster_rcnn.relation_module
+  assert not relation.actor_feature_in_g_theta
+  relation.ClearField('actor_feature_in_g_theta')
   assert stage == tiny
 
 
