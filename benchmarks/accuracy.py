@@ -444,22 +444,26 @@ def run_benchmark(base_config_path: str, work_dir: str,
 
 def record_invocation(work_dir: str, started: float, finished: float,
                       completed: bool) -> List[Dict]:
-  """Adds one invocation to work_dir/invocations.json; returns them all.
+  """Records one invocation in work_dir/invocations.json; returns them all.
 
   An interrupted benchmark continues in a later invocation, so its wall time
   is the sum over invocations: each records its start (UTC, ISO), minutes
-  and whether it completed.
+  and whether it completed. An invocation already recorded with the same
+  start is updated, so a running benchmark can record itself as it goes
+  and a killed one keeps the time up to its last record.
   """
   path = os.path.join(work_dir, INVOCATIONS_JSON)
   invocations = []
   if os.path.exists(path):
     with open(path, encoding='utf-8') as f:
       invocations = json.load(f)
-  invocations.append({
+  entry = {
       'started': datetime.datetime.fromtimestamp(
           started, datetime.timezone.utc).isoformat(timespec='seconds'),
       'minutes': round((finished - started) / 60, 2),
-      'completed': bool(completed)})
+      'completed': bool(completed)}
+  invocations = [i for i in invocations if i['started'] != entry['started']]
+  invocations.append(entry)
   os.makedirs(work_dir, exist_ok=True)
   temporary = f'{path}.tmp-{os.getpid()}'
   with open(temporary, 'w', encoding='utf-8') as f:

@@ -303,12 +303,19 @@ def run_accuracy(argv):
   except ValueError as e:
     raise app.UsageError(f'--accuracy_config: {e}') from e
   started = time.time()
+
+  def progress(line):
+    # Recorded as it goes: a killed invocation (SIGKILL, a lost machine)
+    # keeps its minutes up to its last line.
+    accuracy.record_invocation(_WORK_DIR.value, started, time.time(),
+                               completed=False)
+    print(f'[accuracy] {line}', flush=True)
+
   try:
     # `kill PID` stops it as Ctrl-C does: runs stopped, invocation recorded.
     with run_pool.exit_on_sigterm():
       results = accuracy.run_benchmark(
-          config_path, _WORK_DIR.value, budget,
-          progress=lambda line: print(f'[accuracy] {line}', flush=True),
+          config_path, _WORK_DIR.value, budget, progress=progress,
           jobs=_ACCURACY_JOBS.value)
   except accuracy_runs.StaleRunError as e:
     # Not a usage error: the flags are right, the directory is not; so the

@@ -393,3 +393,7 @@ def test_record_invocation_adds_up_the_wall_time(tmp_path):
                      'completed': True}
   with open(os.path.join(work, accuracy.INVOCATIONS_JSON)) as f:
     assert json.load(f) == both
+  # The same start again: that invocation is updated, not added.
+  updated = accuracy.record_invocation(work, 1764896400.0,
+                                       1764896400.0 + 60, completed=True)
+  assert [i['minutes'] for i in updated] == [1.5, 1.0]

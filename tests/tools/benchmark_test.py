@@ -113,8 +113,11 @@ def test_a_stale_work_dir_is_refused_before_any_work(tmp_path):
   assert not (tmp_path / 'out').exists()
 
 
-def test_sigterm_stops_the_accuracy_benchmark_and_records_the_invocation(
-    tmp_path):
+def _stop_after_the_first_line(tmp_path, stop):
+  """Starts the quick benchmark, calls stop(process) after its first line.
+
+  Returns the rest of its output, its return code and invocations.json.
+  """
   work = tmp_path / 'work'
   env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
@@ -127,14 +130,30 @@ def test_sigterm_stops_the_accuracy_benchmark_and_records_the_invocation(
     # The first progress line: the benchmark is under way.
     first = process.stdout.readline()
     assert first.startswith('[accuracy] '), first
-    process.terminate()
+    stop(process)
     rest, _ = process.communicate(timeout=120)
   finally:
     process.kill()
-  assert process.returncode == 143
+  assert not (tmp_path / 'out').exists()
+  with open(work / 'invocations.json', encoding='utf-8') as f:
+    return rest, process.returncode, json.load(f)
+
+
+def test_sigterm_stops_the_accuracy_benchmark_and_records_the_invocation(
+    tmp_path):
+  rest, returncode, invocations = _stop_after_the_first_line(
+      tmp_path, lambda process: process.terminate())
+  assert returncode == 143
   assert '[accuracy] stopped after ' in rest
   assert 'the same command continues where it stopped' in rest
-  with open(work / 'invocations.json', encoding='utf-8') as f:
-    invocations = json.load(f)
   assert [i['completed'] for i in invocations] == [False]
-  assert not (tmp_path / 'out').exists()
+
+
+def test_a_killed_accuracy_benchmark_keeps_its_invocation(tmp_path):
+  # SIGKILL cannot be caught: the record made with each progress line is
+  # what is left.
+  rest, returncode, invocations = _stop_after_the_first_line(
+      tmp_path, lambda process: process.kill())
+  assert returncode == -9
+  assert 'stopped after' not in rest
+  assert [i['completed'] for i in invocations] == [False]
