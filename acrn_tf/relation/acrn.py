@@ -4,6 +4,8 @@ For each actor i, g_theta (`g_theta.PairwiseRelationConv`: a 1 x 1
 convolution with ReLU over [f_a; b_i] tiled over the scene map, concatenated
 with F(j, k) and l(j, k) = (j / H, k / W), after the normalise-and-rescale
 of paper 4.2) gives the relation map F_theta(a_i) [H, W, relation_channels].
+With `actor_feature_in_g_theta=False` g_theta reads b_i without f_a (see
+`g_theta.relation_inputs`); f_a then meets f_RN in the classifier only.
 The module's own S3D-G Mixed_5b/5c (`S3DGHead`, not shared with the action
 classifier; both load the same pretrained blocks) run on that map inflated
 to 3D (tiled over `inflated_time_steps` frames, as the action head inflates

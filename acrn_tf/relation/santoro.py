@@ -2,7 +2,8 @@
 
 g_theta (`g_theta.PairwiseRelationConv`, a 1 x 1 convolution with ReLU over
 [f_a; b_i] tiled and [F(j, k); l(j, k)], normalised and rescaled as in paper
-4.2) gives a relation vector per (actor, cell); f_phi averages them over all
+4.2; without f_a when `actor_feature_in_g_theta` is False) gives a
+relation vector per (actor, cell); f_phi averages them over all
 cells and applies one fully connected layer with ReLU, giving f_RN. Unlike
 ACRN there is no convolution over the relation map before averaging, so no
 spatial map reaches the classifier and the module returns no relation maps.
