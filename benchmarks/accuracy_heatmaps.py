@@ -46,10 +46,25 @@ def tile(images: Sequence[np.ndarray], columns: int) -> np.ndarray:
   return grid
 
 
+def shorter_side_within(frame_shape: Sequence[int], shorter_side: int,
+                        max_width: int) -> int:
+  """The shorter side to enlarge a frame to: shorter_side, unless the
+  frame would then be wider than max_width."""
+  height, width = frame_shape[:2]
+  return min(shorter_side, max_width * min(height, width) // width)
+
+
+def grid_columns(rendered_width: int, columns: int, max_width: int) -> int:
+  """Frames per grid row: at most columns, and no row wider than
+  2 * max_width (one frame at least)."""
+  return min(columns, max(1, 2 * max_width // rendered_width))
+
+
 def write_heatmaps_png(pipeline_config_path: str, checkpoint: str,
                        videos: Sequence[str], keyframe_second: float,
                        output_path: str, min_score: float = 0.3,
-                       shorter_side: int = 240, columns: int = 3) -> str:
+                       shorter_side: int = 240, max_width: int = 1600,
+                       columns: int = 3) -> str:
   """Renders the detections and heat maps of each video's keyframe.
 
   Args:
@@ -59,8 +74,13 @@ def write_heatmaps_png(pipeline_config_path: str, checkpoint: str,
     keyframe_second: the keyframe's time in every video.
     output_path: the PNG to write.
     min_score: detections below this score are not drawn.
-    shorter_side: frames are enlarged to this shorter side first.
-    columns: frames per row of the grid.
+    shorter_side: frames are enlarged to this shorter side first, unless
+      that makes them wider than max_width.
+    max_width: the widest a frame is enlarged to; the `stage` preset's
+      96 x 960 frames reach it at a shorter side of 160.
+    columns: the most frames per row of the grid; fewer when the rendered
+      frames (with their heat-map panels) would make a row wider than
+      2 * max_width.
 
   Returns:
     output_path.
@@ -75,12 +95,14 @@ def write_heatmaps_png(pipeline_config_path: str, checkpoint: str,
     clip = np.stack([cv2.resize(f, (width, height),
                                 interpolation=cv2.INTER_AREA) for f in clip])
     detections = detector.detect(clip)
-    frame = rendering.render_frame(keyframe, detections, detector.label_map,
-                                   min_score=min_score,
-                                   min_shorter_side=shorter_side)
+    frame = rendering.render_frame(
+        keyframe, detections, detector.label_map, min_score=min_score,
+        min_shorter_side=shorter_side_within(keyframe.shape, shorter_side,
+                                             max_width))
     cv2.putText(frame, os.path.splitext(os.path.basename(video))[0], (4, 14),
                 cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
                 cv2.LINE_AA)
     rendered.append(frame)
-  rendering.write_png(output_path, tile(rendered, columns))
+  rendering.write_png(output_path, tile(
+      rendered, grid_columns(rendered[0].shape[1], columns, max_width)))
   return output_path

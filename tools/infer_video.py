@@ -31,8 +31,9 @@ Writes to --output_dir:
   tubes.json      the keyframe detections linked into action tubes;
   rendered.mp4    the video with each keyframe's boxes (numbered), classes
                   and scores drawn until the next keyframe, and beside it
-                  one panel per actor with that actor's relation heat map
-                  and box (--heatmap_panels).
+                  (below a frame twice as wide as high) one panel per
+                  actor with that actor's relation heat map and box
+                  (--heatmap_panels).
 --heatmap_frames_dir also saves the rendered keyframes as PNGs.
 
 Keyframes: every --keyframe_every frames, --keyframes_per_second, or the
@@ -105,7 +106,7 @@ _RENDER_SHORTER_SIDE = flags.DEFINE_integer(
     'video\'s size).', lower_bound=0)
 _HEATMAP_PANELS = flags.DEFINE_integer(
     'heatmap_panels', rendering.DEFAULT_HEATMAP_PANELS, 'Beside each '
-    'rendered frame, one panel per actor (the best first) showing that '
+    'rendered frame (below a frame twice as wide as high), one panel per actor (the best first) showing that '
     'actor\'s relation heat map and its box alone (0: the frame alone; '
     'models without heat maps never get panels).', lower_bound=0)
 _HEATMAP_FRAMES_DIR = flags.DEFINE_string(

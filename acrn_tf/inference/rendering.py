@@ -10,7 +10,10 @@ is drawn on its own: beside the frame, a grid of `heatmap_panels` panels
 panel when there is one) shows, for the best actors in order (`#1` top
 left), the frame with that actor's map
 min-max normalised and blended over it and only that actor's box and
-number drawn (the paper's figure 5 shows one actor at a time too). The
+number drawn (the paper's figure 5 shows one actor at a time too). A
+frame at least `WIDE_ASPECT` times as wide as high (a panorama, the
+synthetic `stage` preset) gets the grid below it instead, two panels per
+row, so the picture does not grow four frames wide. The
 frame itself carries no heat map. Panels of actors that are not there stay
 black, so every frame of a video has the same size; `heatmap_panels=0`
 (and models without heat maps) gives the frame alone.
@@ -43,6 +46,8 @@ FOURCC = 'mp4v'
 DEFAULT_MIN_SCORE = 0.5
 DEFAULT_HEATMAP_ALPHA = 0.4
 DEFAULT_HEATMAP_PANELS = 4
+# Frames at least this many times as wide as high get the panels below.
+WIDE_ASPECT = 2.0
 MAX_LABELS_PER_BOX = 3
 # Distinct RGB colours for the classes (label id modulo their number).
 _PALETTE = ((0, 255, 0), (255, 128, 0), (0, 160, 255), (255, 0, 255),
@@ -90,18 +95,29 @@ def shown_detections(detections: Mapping[str, np.ndarray],
   return shown[np.argsort(-scores[shown], kind='stable')]
 
 
+def panels_below(height: int, width: int) -> bool:
+  """Whether the heat-map panels go below the frame (a wide frame)."""
+  return width >= WIDE_ASPECT * height
+
+
 def panel_grid_shape(num_panels: int, height: int,
                      width: int) -> Tuple[int, int, int, int]:
   """(rows, columns, panel height, panel width) of the heat-map panels.
 
-  One panel is frame-sized; more are half-sized in two rows, so the grid is
-  as high as the frame and `ceil(num_panels / 2)` half-widths wide.
+  One panel is frame-sized; more are half-sized. Beside the frame they fill
+  two rows, so the grid is as high as the frame and `ceil(num_panels / 2)`
+  half-widths wide; below a wide frame (`panels_below`) they fill two
+  columns, as wide as the frame and `ceil(num_panels / 2)` half-heights
+  high.
   """
   if num_panels < 1:
     raise ValueError(f'num_panels must be >= 1, got {num_panels}')
   if num_panels == 1:
     return 1, 1, height, width
-  return 2, -(-num_panels // 2), max(height // 2, 1), max(width // 2, 1)
+  halves = -(-num_panels // 2)
+  rows, columns = ((halves, 2) if panels_below(height, width)
+                   else (2, halves))
+  return rows, columns, max(height // 2, 1), max(width // 2, 1)
 
 
 def actor_panel(frame: np.ndarray, heatmap: np.ndarray,
@@ -152,12 +168,14 @@ def render_frame(frame: np.ndarray,
     min_shorter_side: a smaller frame is first enlarged (bilinear, aspect
       kept) so its shorter side has this many pixels, so that labels stay
       readable on low-resolution video; 0 keeps the size.
-    heatmap_panels: the panels beside the frame, one per actor with its own
-      heat map (module docstring); 0 draws the frame alone.
+    heatmap_panels: the panels beside (or below) the frame, one per actor
+      with its own heat map (module docstring); 0 draws the frame alone.
 
   Returns:
     uint8 RGB `[height', width' + grid width, 3]`: the frame's size, or the
-    enlarged one, plus the panel grid (`panel_grid_shape`) on its right.
+    enlarged one, plus the panel grid (`panel_grid_shape`) on its right;
+    for a wide frame (`panels_below`), `[height' + grid height, width', 3]`
+    with the grid below.
   """
   frame = enlarge_to_shorter_side(np.asarray(frame), min_shorter_side)
   height, width = frame.shape[:2]
@@ -177,7 +195,9 @@ def render_frame(frame: np.ndarray,
     return drawn
   rows, columns, panel_height, panel_width = panel_grid_shape(
       heatmap_panels, height, width)
-  grid = np.zeros((height, columns * panel_width, 3), np.uint8)
+  below = panels_below(height, width)
+  grid = np.zeros((rows * panel_height, width, 3) if below
+                  else (height, columns * panel_width, 3), np.uint8)
   maps = None if detections is None else detections.get(
       _det.relation_heatmaps)
   if maps is not None:
@@ -189,7 +209,7 @@ def render_frame(frame: np.ndarray,
                frame, maps[i], detections[_det.detection_boxes][i],
                labels[k], class_color(label_id), (panel_height, panel_width),
                heatmap_alpha)
-  return np.concatenate([drawn, grid], axis=1)
+  return np.concatenate([drawn, grid], axis=0 if below else 1)
 
 
 def enlarge_to_shorter_side(frame: np.ndarray,

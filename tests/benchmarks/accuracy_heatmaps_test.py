@@ -46,3 +46,14 @@ def test_tile_fills_rows_then_leaves_black():
   assert grid.shape == (4, 6, 3)
   assert grid[0, 0, 0] == 10 and grid[0, 3, 0] == 20
   assert grid[2, 0, 0] == 30 and grid[2, 3, 0] == 0
+
+
+def test_wide_frames_are_enlarged_less_and_tiled_in_fewer_columns():
+  # 96 x 960 (stage): enlarged to a shorter side of 160, i.e. 1600 wide.
+  assert accuracy_heatmaps.shorter_side_within((96, 960, 3), 240, 1600) == 160
+  # 64 x 80: the shorter side asked for fits.
+  assert accuracy_heatmaps.shorter_side_within((64, 80, 3), 240, 1600) == 240
+  # 1600-wide frames with panels below: one per row; 300 + 150 wide: 3.
+  assert accuracy_heatmaps.grid_columns(1600, 3, 1600) == 2
+  assert accuracy_heatmaps.grid_columns(3201, 3, 1600) == 1
+  assert accuracy_heatmaps.grid_columns(450, 3, 1600) == 3

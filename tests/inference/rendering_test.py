@@ -80,6 +80,12 @@ def test_panel_grid_shape():
   assert rendering.panel_grid_shape(5, 49, 65) == (2, 3, 24, 32)
   with pytest.raises(ValueError, match='num_panels must be >= 1, got 0'):
     rendering.panel_grid_shape(0, 48, 64)
+  # Twice as wide as high or wider: two columns below the frame.
+  assert not rendering.panels_below(48, 95)
+  assert rendering.panels_below(48, 96)
+  assert rendering.panel_grid_shape(4, 48, 96) == (2, 2, 24, 48)
+  assert rendering.panel_grid_shape(5, 48, 480) == (3, 2, 24, 240)
+  assert rendering.panel_grid_shape(1, 48, 480) == (1, 1, 48, 480)
 
 
 def _two_actors():
@@ -152,6 +158,31 @@ def test_one_panel_is_frame_sized_and_no_detections_leave_it_black():
   no_maps = rendering.render_frame(frame, _detections(with_heatmaps=False),
                                    LABELS, min_score=0.5, heatmap_panels=1)
   assert not no_maps[:, WIDTH:].any()
+
+
+def test_a_wide_frame_gets_its_panels_below():
+  wide = np.full((HEIGHT, 4 * WIDTH, 3), 100, np.uint8)
+  detections = _two_actors()
+  drawn = rendering.render_frame(wide, detections, LABELS, min_score=0.5,
+                                 heatmap_panels=3)
+  # The frame on top, then 2 rows of 2 panels of 24 x 128, each as wide as
+  # half the frame.
+  assert drawn.shape == (HEIGHT + 2 * (HEIGHT // 2), 4 * WIDTH, 3)
+  boxes_only = rendering.render_frame(wide, detections, LABELS,
+                                      min_score=0.5, heatmap_panels=0)
+  np.testing.assert_array_equal(drawn[:HEIGHT], boxes_only)
+  # #2 (the second panel) sits top right under the frame.
+  expected = cv2.resize(
+      heatmaps.blend_heatmap(wide, detections[_det.relation_heatmaps][0],
+                             alpha=rendering.DEFAULT_HEATMAP_ALPHA),
+      (2 * WIDTH, HEIGHT // 2), interpolation=cv2.INTER_AREA)
+  expected = heatmaps.draw_box_with_label(
+      expected, detections[_det.detection_boxes][0], '#2 throw 0.80',
+      color=rendering.class_color(2))
+  np.testing.assert_array_equal(
+      drawn[HEIGHT:HEIGHT + 24, 2 * WIDTH:], expected)
+  # Two actors: the third panel and the fourth place stay black.
+  assert not drawn[HEIGHT + 24:].any()
 
 
 def _read_video(path):
