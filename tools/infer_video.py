@@ -106,9 +106,10 @@ _RENDER_SHORTER_SIDE = flags.DEFINE_integer(
     'video\'s size).', lower_bound=0)
 _HEATMAP_PANELS = flags.DEFINE_integer(
     'heatmap_panels', rendering.DEFAULT_HEATMAP_PANELS, 'Beside each '
-    'rendered frame (below a frame twice as wide as high), one panel per actor (the best first) showing that '
-    'actor\'s relation heat map and its box alone (0: the frame alone; '
-    'models without heat maps never get panels).', lower_bound=0)
+    'rendered frame (below a frame twice as wide as high), one panel per '
+    'actor (the best first) showing that actor\'s relation heat map and its '
+    'box alone (0: the frame alone; models without heat maps never get '
+    'panels).', lower_bound=0)
 _HEATMAP_FRAMES_DIR = flags.DEFINE_string(
     'heatmap_frames_dir', None, 'Also save each rendered keyframe (boxes '
     'and relation heat maps) as a PNG here.')
