@@ -45,6 +45,7 @@ import time
 from typing import Dict, List, Optional, Sequence
 
 from acrn_tf.builders import config_util
+from acrn_tf.builders import config_validation
 from acrn_tf.builders import optimizer_builder
 from acrn_tf.data import label_map_util
 from acrn_tf.data.conversion import ava
@@ -287,7 +288,7 @@ def _config(base, run, budget, paths, num_steps, warmup_steps,
   meta = config.model.video_faster_rcnn
   relation = meta.relation_module
   getattr(relation, RELATION_FIELD[run.model]).SetInParent()
-  if run.model in ('base', 'resize_concat'):
+  if RELATION_FIELD[run.model] not in config_validation.G_THETA_MODULES:
     # No g_theta: the base config's choice is for santoro and acrn.
     relation.ClearField('actor_feature_in_g_theta')
   if run.model == 'base':

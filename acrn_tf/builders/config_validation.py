@@ -14,6 +14,10 @@ from acrn_tf.protos import pipeline_pb2
 from acrn_tf.protos import s3dg_pb2
 from acrn_tf.protos import train_pb2
 
+# The relation modules with a g_theta (`relation_module_oneof` fields),
+# the ones `actor_feature_in_g_theta` applies to.
+G_THETA_MODULES = ('santoro', 'acrn')
+
 S3DG_ENDPOINTS = s3dg.ENDPOINTS
 # Blocks where separable temporal convolutions and gating may start.
 S3DG_SWITCHABLE_BLOCKS = s3dg.STARTAT_ENDPOINTS
@@ -253,11 +257,10 @@ def _validate_relation(check, relation, extractor, path):
   if relation.WhichOneof('relation_module_oneof') == 'santoro':
     check.at_least(f'{path}.santoro.num_units', relation.santoro.num_units, 1)
   kind = relation.WhichOneof('relation_module_oneof') or 'none'
-  if not relation.actor_feature_in_g_theta and kind not in ('santoro',
-                                                            'acrn'):
+  if not relation.actor_feature_in_g_theta and kind not in G_THETA_MODULES:
     check.fail(f'{path}.actor_feature_in_g_theta',
-               f'false needs a module with g_theta (santoro or acrn), the '
-               f'module is {kind}')
+               f'false needs a module with g_theta '
+               f'({" or ".join(G_THETA_MODULES)}), the module is {kind}')
 
 
 _TYPES = train_pb2.TrainConfig.FineTuneCheckpointType
