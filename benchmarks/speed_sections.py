@@ -2,18 +2,17 @@
 
 A section function takes the `speed_suite.SpeedOptions` and a context dict
 shared across the run (the conv peak, the training rate) and returns a
-`performance_report.section` dict.
+`performance_report.section` dict. The training and input sections are in
+`speed_training_sections`; the cell formatters here serve both modules.
 """
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from benchmarks import conv_peak
-from benchmarks import input_throughput
 from benchmarks import model_speed
 from benchmarks import performance_report as report_lib
 from benchmarks import speed
 from benchmarks import timing
-from benchmarks import training_speed
 
 TITLES = {
     'conv_peak': 'Convolution peak',
@@ -24,30 +23,27 @@ TITLES = {
     'input': 'Input pipeline',
 }
 RELATION_SPEEDUP_GOAL = 5.0
-INPUT_RATIO_GOAL = 3.0
 PEAK_KEY = 'peak_gflops_per_second'
 PEAK_SHAPE_KEY = 'peak_shape'
-TRAINING_KEY = 'training_examples_per_second'
 # Quick runs time the paper-size models on this smaller clip (stated).
 QUICK_PAPER_CLIP = (8, 160, 200)
-_INPUT_WARMUP_BATCHES = 3
 
 
-def _ms(seconds: Optional[float]) -> str:
+def ms(seconds: Optional[float]) -> str:
   return '-' if seconds is None else f'{seconds * 1e3:.1f}'
 
 
-def _num(value: Optional[float], digits: int = 1) -> str:
+def num(value: Optional[float], digits: int = 1) -> str:
   return '-' if value is None else f'{value:.{digits}f}'
 
 
-def _spread(stats: Optional[timing.TimingStats]) -> str:
+def spread(stats: Optional[timing.TimingStats]) -> str:
   if stats is None:
     return '-'
   return f'{stats.relative_spread * 100:.0f}%'
 
 
-def _mode_data(mode: speed.TimedMode) -> Dict:
+def mode_data(mode: speed.TimedMode) -> Dict:
   stats = mode.stats
   return {
       'name': mode.name, 'use_xla': mode.use_xla, 'error': mode.error,
@@ -76,9 +72,9 @@ def conv_peak_section(options, context: Dict) -> Dict:
   context[PEAK_SHAPE_KEY] = (result.best.shape, result.best.use_xla)
   rows = []
   for m in result.measurements:
-    rows.append([m.shape.name, speed.xla_label(m.use_xla), _num(m.gflop, 2),
-                 _ms(m.stats.median_seconds), _spread(m.stats),
-                 _num(m.gflops_per_second)])
+    rows.append([m.shape.name, speed.xla_label(m.use_xla), num(m.gflop, 2),
+                 ms(m.stats.median_seconds), spread(m.stats),
+                 num(m.gflops_per_second)])
   best = result.best
   notes = [
       f'Peak: {best.gflops_per_second:.1f} GFLOP/s ({best.shape.name}, '
@@ -95,7 +91,7 @@ def conv_peak_section(options, context: Dict) -> Dict:
                             kernel_shape=list(m.shape.kernel_shape),
                             gflop=m.gflop,
                             gflops_per_second=m.gflops_per_second,
-                            **{k: v for k, v in _mode_data(speed.TimedMode(
+                            **{k: v for k, v in mode_data(speed.TimedMode(
                                 m.shape.name, m.use_xla, m.stats)).items()
                                if k not in ('name', 'use_xla')})
                        for m in result.measurements],
@@ -132,11 +128,11 @@ def backbone_section(options, context: Dict) -> Dict:
   for mode in result.modes:
     rate = result.gflops_per_second(mode)
     fraction = rate / peak if (rate is not None and peak) else None
-    rows.append([mode.name, _ms(mode.median_seconds), _spread(mode.stats),
-                 _num(result.gflop, 2), _num(rate),
+    rows.append([mode.name, ms(mode.median_seconds), spread(mode.stats),
+                 num(result.gflop, 2), num(rate),
                  '-' if fraction is None else f'{fraction * 100:.0f}%',
                  mode.error or ''])
-    modes.append(dict(_mode_data(mode), gflops_per_second=rate,
+    modes.append(dict(mode_data(mode), gflops_per_second=rate,
                       fraction_of_peak=fraction))
   difference = (result.profiler_gflop - result.gflop) / result.gflop
   notes = [
@@ -196,8 +192,8 @@ def relation_section(options, context: Dict) -> Dict:
   for mode in result.modes:
     gflop = (result.decomposed_flops if mode.name.startswith('decomposed')
              else result.naive_flops) / 1e9
-    rows.append([mode.name, _ms(mode.median_seconds), _spread(mode.stats),
-                 _num(gflop, 2), mode.error or ''])
+    rows.append([mode.name, ms(mode.median_seconds), spread(mode.stats),
+                 num(gflop, 2), mode.error or ''])
   height, width = result.map_size
   notes = [
       f'PairwiseRelationConv on {result.num_actors} actors over a '
@@ -210,7 +206,7 @@ def relation_section(options, context: Dict) -> Dict:
   for label, ratio in speedups.items():
     verdict = ('meets' if ratio is not None and
                ratio >= RELATION_SPEEDUP_GOAL else 'misses')
-    notes.append(f'Speed-up ({label}): {_num(ratio, 2)}x, {verdict} the goal '
+    notes.append(f'Speed-up ({label}): {num(ratio, 2)}x, {verdict} the goal '
                  f'of {RELATION_SPEEDUP_GOAL:g}x.')
   data = {
       'num_actors': result.num_actors, 'map_size': list(result.map_size),
@@ -219,7 +215,7 @@ def relation_section(options, context: Dict) -> Dict:
       'relation_channels': result.relation_channels,
       'decomposed_gflop': result.decomposed_flops / 1e9,
       'naive_gflop': result.naive_flops / 1e9,
-      'modes': [_mode_data(m) for m in result.modes],
+      'modes': [mode_data(m) for m in result.modes],
       'speedup': speedups, 'speedup_goal': RELATION_SPEEDUP_GOAL,
   }
   chart = report_lib.bar_chart(
@@ -259,15 +255,15 @@ def model_section(options, context: Dict) -> Dict:
       rows.append([r.spec.name, mode.name, r.model_class,
                    clip + (' + flow' if r.use_flow else '')
                    + (' (reduced)' if r.reduced_input else ''),
-                   str(r.num_actors), _ms(mode.median_seconds),
-                   _spread(mode.stats), mode.error or ''])
+                   str(r.num_actors), ms(mode.median_seconds),
+                   spread(mode.stats), mode.error or ''])
     models.append({
         'name': r.spec.name, 'config_path': r.spec.config_path,
         'overrides': list(r.spec.overrides), 'base_model': r.spec.base_model,
         'model_class': r.model_class, 'clip_shape': list(r.clip_shape),
         'use_flow': r.use_flow, 'reduced_input': r.reduced_input,
         'num_actors': r.num_actors, 'profiler_gflop': r.profiler_gflop,
-        'modes': [_mode_data(m) for m in r.modes],
+        'modes': [mode_data(m) for m in r.modes],
     })
   ratios = _acrn_ratios(results)
   notes = [
@@ -286,11 +282,11 @@ def model_section(options, context: Dict) -> Dict:
   for name, by_mode in ratios.items():
     for label, ratio in by_mode.items():
       notes.append(f'ACRN / Base-Model time, {name} ({label}): '
-                   f'{_num(ratio, 2)}')
+                   f'{num(ratio, 2)}')
   xla_speedups = _xla_speedups(results)
   for name, speedup in xla_speedups.items():
     notes.append(f'No-XLA / XLA time (the speed-up of XLA), {name}: '
-                 f'{_num(speedup, 2)}x')
+                 f'{num(speedup, 2)}x')
   chart = report_lib.bar_chart(
       'Inference per clip', 'median ms',
       [f'{r.spec.name} ({m.name})' for r in results for m in r.modes],
@@ -333,181 +329,3 @@ def _acrn_ratios(results) -> Dict[str, Dict[str, Optional[float]]]:
       else:
         ratios[size][mode.name] = None
   return ratios
-
-
-def _mb(value: Optional[int]) -> str:
-  return '-' if value is None else f'{value / 2**20:.0f}'
-
-
-# Training variants: (label, precision policy, XLA); XLA per options.
-_USE_XLA_FIELD = 'model.video_faster_rcnn.use_xla'
-_PRECISION_FIELD = 'train_config.mixed_precision'
-TRAINING_PRECISIONS = (('float32', 'FLOAT32'),
-                       ('mixed_bfloat16', 'MIXED_BFLOAT16'))
-XLA_TRAINING_GOAL = 1.5
-
-
-def training_variants(xla_modes) -> List[Tuple[str, bool, List[str]]]:
-  """(label, use_xla, config overrides) of each timed training variant."""
-  variants = []
-  for label, value in TRAINING_PRECISIONS:
-    for use_xla in xla_modes:
-      variants.append((f'{label}, {speed.xla_label(use_xla)}', use_xla, [
-          f'{_PRECISION_FIELD}={value}',
-          f'{_USE_XLA_FIELD}={"true" if use_xla else "false"}']))
-  return variants
-
-
-def _rate_ratio(results, numerator: str, denominator: str
-                ) -> Optional[float]:
-  top, bottom = results.get(numerator), results.get(denominator)
-  if top is None or bottom is None:
-    return None
-  return top.steps_per_second / bottom.steps_per_second
-
-
-def training_section(options, context: Dict) -> Dict:
-  """Training steps/s and peak memory per precision and XLA setting.
-
-  Each variant runs in a fresh process; the ratios compare variants of
-  this one run.
-  """
-  factory, found = training_speed.find_train_step_factory()
-  if factory is None:
-    return report_lib.section(
-        TITLES['training'], report_lib.STATUS_NOT_AVAILABLE,
-        reason=f'the training library has no train step yet: {found}.')
-  del factory  # Found here; used in a fresh process for a clean RSS peak.
-  results = {}
-  rows = []
-  variants = []
-  for label, use_xla, overrides in training_variants(options.xla_modes):
-    result = training_speed.measure_training_isolated(
-        options.training_config, options.training_steps,
-        max(options.num_warmup, 1), None, overrides)
-    results[label] = result
-    stats = result.stats
-    clip = 'x'.join(str(d) for d in result.clip_shape)
-    rows.append([label, str(result.batch_size), clip,
-                 _ms(stats.median_seconds), _spread(stats),
-                 _num(result.steps_per_second, 2),
-                 _num(result.examples_per_second, 1),
-                 _num(stats.warmup_seconds, 1), _mb(result.peak_rss_bytes),
-                 _mb(result.process_peak_rss_bytes)])
-    variants.append({
-        'label': label, 'overrides': overrides,
-        'steps_per_second': result.steps_per_second,
-        'examples_per_second': result.examples_per_second,
-        'peak_rss_bytes': result.peak_rss_bytes,
-        'start_rss_bytes': result.start_rss_bytes,
-        'process_peak_rss_bytes': result.process_peak_rss_bytes,
-        'step': _mode_data(speed.TimedMode(label, use_xla, stats)),
-    })
-  first = next(iter(results.values()))
-  # The input pipeline must keep up with the fastest variant.
-  context[TRAINING_KEY] = max(r.examples_per_second
-                              for r in results.values())
-  stats = first.stats
-  notes = [
-      f'{stats.num_repeats} training steps of {options.training_config} '
-      f'per variant, timed after {stats.num_warmup} warm-up step(s) '
-      '(tracing and XLA compilation: the "compile s" column), each on the '
-      'same synthetic batch of the train reader\'s size (the input pipeline '
-      'is measured apart). Variants set train_config.mixed_precision and '
-      'model.video_faster_rcnn.use_xla; the step is '
-      f'{found}.',
-      'Each variant is measured in a fresh process (spawned), so earlier '
-      'measurements\' memory is not counted. Peak RSS: sampled every 10 ms '
-      'while the model and step were built and run (TensorFlow\'s own '
-      f'baseline included: {_mb(first.start_rss_bytes)} MB before '
-      'building); process peak: the kernel\'s high-water mark (VmHWM) of '
-      'that process.',
-  ]
-  ratios = {}
-  for label, _ in TRAINING_PRECISIONS:
-    ratio = _rate_ratio(results, f'{label}, xla', f'{label}, no xla')
-    if ratio is not None:
-      ratios[f'xla / no xla ({label})'] = ratio
-      verdict = 'meets' if ratio >= XLA_TRAINING_GOAL else 'misses'
-      notes.append(f'Steps/s with XLA / without, {label}: {ratio:.2f}x, '
-                   f'{verdict} the goal of {XLA_TRAINING_GOAL:g}x.')
-  for mode in options.xla_modes:
-    xla = speed.xla_label(mode)
-    ratio = _rate_ratio(results, f'mixed_bfloat16, {xla}', f'float32, {xla}')
-    if ratio is not None:
-      ratios[f'mixed_bfloat16 / float32 ({xla})'] = ratio
-      notes.append(f'Steps/s in mixed_bfloat16 / float32, {xla}: '
-                   f'{ratio:.2f}x.')
-  data = {
-      'factory': found, 'config_path': options.training_config,
-      'batch_size': first.batch_size,
-      'clip_shape': list(first.clip_shape),
-      'steps_per_second': first.steps_per_second,
-      'examples_per_second': first.examples_per_second,
-      'peak_rss_bytes': first.peak_rss_bytes,
-      'start_rss_bytes': first.start_rss_bytes,
-      'process_peak_rss_bytes': first.process_peak_rss_bytes,
-      'variants': variants, 'ratios': ratios,
-      'xla_goal': XLA_TRAINING_GOAL,
-  }
-  return report_lib.section(
-      TITLES['training'], notes=notes,
-      columns=['variant', 'batch', 'clip', 'median ms', 'spread', 'steps/s',
-               'examples/s', 'compile s', 'peak RSS MB', 'process peak MB'],
-      rows=rows, data=data,
-      chart=report_lib.bar_chart(
-          'Training steps per second', 'steps/s', list(results),
-          [r.steps_per_second for r in results.values()]))
-
-
-def input_section(options, context: Dict) -> Dict:
-  """Input pipeline examples/s against what training consumes."""
-  result = input_throughput.measure_input_pipeline(
-      options.training_config, options.input_batches, _INPUT_WARMUP_BATCHES)
-  consumed = context.get(TRAINING_KEY)
-  ratio = (result.examples_per_second / consumed) if consumed else None
-  clip = 'x'.join(str(d) for d in result.clip_shape)
-  rows = [[options.training_config, str(result.batch_size),
-           clip + (' + flow' if result.use_flow else ''),
-           _num(result.examples_per_second, 1),
-           _num(consumed, 1), '-' if ratio is None else f'{ratio:.1f}x']]
-  stats = result.stats
-  notes = [
-      f'The train input pipeline (dataset_builder, training mode with its '
-      f'augmentation) timed over {stats["num_batches"]} batches '
-      f'({stats["num_examples"]} examples) after {_INPUT_WARMUP_BATCHES} '
-      'warm-up batches, alone: while training, both share the CPU.',
-  ]
-  if result.synthetic_records:
-    notes.append('The config\'s records do not exist here: random records of '
-                 'the same clip size were written to a temporary directory '
-                 'and read instead.')
-  if ratio is None:
-    notes.append('Ratio to training: not available (the training section '
-                 'did not run or had no train step).')
-  else:
-    verdict = 'meets' if ratio >= INPUT_RATIO_GOAL else 'misses'
-    notes.append(f'The pipeline delivers {ratio:.1f}x what training consumes '
-                 f'(examples/s), {verdict} the goal of '
-                 f'{INPUT_RATIO_GOAL:g}x.')
-  data = {
-      'config_path': options.training_config, 'records': result.records,
-      'synthetic_records': result.synthetic_records,
-      'batch_size': result.batch_size,
-      'clip_shape': list(result.clip_shape),
-      'examples_per_second': result.examples_per_second,
-      'training_examples_per_second': consumed,
-      'ratio_to_training': ratio, 'ratio_goal': INPUT_RATIO_GOAL,
-      'stats': stats,
-  }
-  chart = None
-  if consumed:
-    chart = report_lib.bar_chart(
-        'Input pipeline against training', 'examples/s',
-        ['input pipeline', 'training consumes'],
-        [result.examples_per_second, consumed])
-  return report_lib.section(
-      TITLES['input'], notes=notes,
-      columns=['config', 'batch', 'clip', 'input examples/s',
-               'training examples/s', 'ratio'],
-      rows=rows, chart=chart, data=data)

@@ -26,6 +26,7 @@ from benchmarks import machine
 from benchmarks import performance_report as report_lib
 from benchmarks import speed
 from benchmarks import speed_sections
+from benchmarks import speed_training_sections
 
 SECTIONS = ('conv_peak', 'backbone', 'relation', 'model', 'training',
             'input')
@@ -134,8 +135,8 @@ def run_speed_suite(options: SpeedOptions,
       'backbone': speed_sections.backbone_section,
       'relation': speed_sections.relation_section,
       'model': speed_sections.model_section,
-      'training': speed_sections.training_section,
-      'input': speed_sections.input_section,
+      'training': speed_training_sections.training_section,
+      'input': speed_training_sections.input_section,
   }
   for name in names:
     progress(name)
