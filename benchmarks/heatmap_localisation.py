@@ -377,11 +377,12 @@ def format_markdown(summary: Optional[Mapping]) -> List[str]:
       '## Heat-map localisation (paper 4.4 as a number)', '',
       'ACRN, every seed: for each correctly detected actor with a relation '
       f'label ({classes}; a detection with IoU >= {MIN_IOU:g} and a score '
-      f'>= {MIN_SCORE:g} for the label), whether the maximum of its relation heat map for the '
-      'label lies in its partner\'s box (the one passed to, one it looks '
-      'at): the frame region of the map cell holding the maximum overlaps '
-      'the box. Partners come from the generator\'s scenes, sampled again '
-      'from the seed. The Base-Model has no heat map.', '']
+      f'>= {MIN_SCORE:g} for the label), whether the maximum of its '
+      'relation heat map for the label lies in its partner\'s box (the one '
+      'passed to, one it looks at): the frame region of the map cell '
+      'holding the maximum overlaps the box. Partners come from the '
+      'generator\'s scenes, sampled again from the seed. The Base-Model has '
+      'no heat map.', '']
   mean = summary['mean_fraction']
   lines.append(
       'Inside the partner\'s box: ' +
