@@ -53,7 +53,8 @@ def test_wide_frames_are_enlarged_less_and_tiled_in_fewer_columns():
   assert accuracy_heatmaps.shorter_side_within((96, 960, 3), 240, 1600) == 160
   # 64 x 80: the shorter side asked for fits.
   assert accuracy_heatmaps.shorter_side_within((64, 80, 3), 240, 1600) == 240
-  # 1600-wide frames with panels below: one per row; 300 + 150 wide: 3.
+  # Rows up to 2 * 1600 px: 1600-wide frames (panels below) two per row,
+  # wider ones alone, 450-wide ones (300 + 150 of panels) three.
   assert accuracy_heatmaps.grid_columns(1600, 3, 1600) == 2
   assert accuracy_heatmaps.grid_columns(3201, 3, 1600) == 1
   assert accuracy_heatmaps.grid_columns(450, 3, 1600) == 3
