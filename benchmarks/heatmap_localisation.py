@@ -22,7 +22,10 @@ of every pass and `synthetic_scene.looked_at` the actors an actor looks at.
 
 The relation map has the stride of the scene map (16 px for Mixed_4f), so
 one cell is wider than a thin actor's box: the maximum "lies in" the box
-when the frame region of the cell holding it overlaps the box.
+when the frame region of the cell holding it overlaps the box. Beside the
+figure stands its chance level: the share of the map's cells that overlap
+the partner's box, the figure a maximum in a cell drawn at random would
+reach.
 """
 
 import json
@@ -100,6 +103,17 @@ def peak_cell(heatmap: np.ndarray) -> np.ndarray:
                    (column + 1) / width])
 
 
+def _overlaps(cells: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+  """[m] whether each of the cells [m, 4] overlaps any of boxes [k, 4]."""
+  cells = np.asarray(cells, np.float64).reshape(-1, 1, 4)
+  boxes = np.asarray(boxes, np.float64).reshape(1, -1, 4)
+  overlap_y = (np.minimum(cells[..., 2], boxes[..., 2]) -
+               np.maximum(cells[..., 0], boxes[..., 0]))
+  overlap_x = (np.minimum(cells[..., 3], boxes[..., 3]) -
+               np.maximum(cells[..., 1], boxes[..., 1]))
+  return np.any((overlap_y > 0) & (overlap_x > 0), axis=1)
+
+
 def peak_in_boxes(heatmap: np.ndarray, boxes: np.ndarray) -> bool:
   """Whether the cell of the heat map's maximum overlaps any of `boxes`.
 
@@ -107,13 +121,25 @@ def peak_in_boxes(heatmap: np.ndarray, boxes: np.ndarray) -> bool:
     heatmap: [h, w] over the whole frame.
     boxes: [k, 4] normalised [ymin, xmin, ymax, xmax].
   """
-  cell = peak_cell(np.asarray(heatmap))
-  boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
-  overlap_y = (np.minimum(cell[2], boxes[:, 2]) -
-               np.maximum(cell[0], boxes[:, 0]))
-  overlap_x = (np.minimum(cell[3], boxes[:, 3]) -
-               np.maximum(cell[1], boxes[:, 1]))
-  return bool(np.any((overlap_y > 0) & (overlap_x > 0)))
+  return bool(_overlaps(peak_cell(np.asarray(heatmap)), boxes)[0])
+
+
+def chance_in_boxes(shape: Tuple[int, int], boxes: np.ndarray) -> float:
+  """The share of an [h, w] map's cells whose frame region overlaps a box.
+
+  What `peak_in_boxes` gives on average for a maximum in a cell drawn at
+  random: the figure's chance level.
+
+  Args:
+    shape: (h, w) of the heat map over the whole frame.
+    boxes: [k, 4] normalised [ymin, xmin, ymax, xmax].
+  """
+  height, width = shape
+  rows, columns = np.meshgrid(np.arange(height), np.arange(width),
+                              indexing='ij')
+  cells = np.stack([rows / height, columns / width, (rows + 1) / height,
+                    (columns + 1) / width], axis=-1)
+  return float(np.mean(_overlaps(cells.reshape(-1, 4), boxes)))
 
 
 def groundtruth(scene: synthetic_scene.Scene, timestamp: int,
@@ -143,8 +169,8 @@ def groundtruth(scene: synthetic_scene.Scene, timestamp: int,
 def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
                    class_heatmaps: np.ndarray, columns: Mapping[str, int],
                    actors: Sequence[Tuple[np.ndarray, Dict[str, np.ndarray]]]
-                   ) -> List[Tuple[str, bool]]:
-  """(label, heat-map maximum in a partner's box) per detected actor label.
+                   ) -> List[Tuple[str, bool, float]]:
+  """Per detected actor label: (label, maximum in a partner's box, chance).
 
   Args:
     boxes: [n, 4] detection boxes, normalised.
@@ -156,7 +182,8 @@ def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
   Returns:
     One entry per (actor, label) that a detection finds (IoU >= MIN_IOU,
     score for the label >= MIN_SCORE; the highest-scoring one is used);
-    labels without any partner box are left out.
+    labels without any partner box are left out. chance is
+    `chance_in_boxes` of the partner boxes.
   """
   boxes = np.asarray(boxes).reshape(-1, 4)
   found = []
@@ -169,8 +196,9 @@ def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
       if not len(candidates) or not len(partner):
         continue
       best = candidates[np.argmax(scores[candidates, column])]
-      found.append((label, peak_in_boxes(class_heatmaps[best, ..., column],
-                                         partner)))
+      heatmap = class_heatmaps[best, ..., column]
+      found.append((label, peak_in_boxes(heatmap, partner),
+                    chance_in_boxes(heatmap.shape, partner)))
   return found
 
 
@@ -264,8 +292,9 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
     labels: the relation-decided labels.
 
   Returns:
-    {'num_actors', 'num_inside', 'fraction' (None when no actor is found),
-    'per_class': {label: the same three}}.
+    {'num_actors', 'num_inside', 'fraction' and 'chance' (the mean
+    `chance_in_boxes`; both None when no actor is found), 'per_class':
+    {label: the same four}}.
   """
   detector = ClassHeatmapDetector(
       os.path.join(run_dir, config_util.PIPELINE_CONFIG_NAME), run_dir)
@@ -274,7 +303,7 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
   for label in labels:
     if label in detector.label_ids:
       columns[label] = ids.index(detector.label_ids[label])
-  counts = {label: [0, 0] for label in columns}
+  counts = {label: [0, 0, 0.0] for label in columns}
   for index in range(dataset.num_videos(split)):
     scene = synthetic.sample_video_scene(dataset, split, index)
     video = os.path.join(videos_dir, synthetic.video_id(split, index) +
@@ -287,28 +316,35 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
           video, keyframe.timestamp, detector.frames_per_clip,
           detector.frame_stride)
       boxes, scores, maps = detector.detect(clip)
-      for label, inside in check_keyframe(boxes, scores, maps, columns,
-                                          actors):
+      for label, inside, chance in check_keyframe(boxes, scores, maps,
+                                                  columns, actors):
         counts[label][0] += 1
         counts[label][1] += int(inside)
-  total = [sum(c[0] for c in counts.values()),
-           sum(c[1] for c in counts.values())]
+        counts[label][2] += chance
+  total = [sum(c[i] for c in counts.values()) for i in range(3)]
   return dict(_figure(*total),
               per_class={label: _figure(*c) for label, c in counts.items()})
 
 
-def _figure(num_actors: int, num_inside: int) -> Dict:
+def _figure(num_actors: int, num_inside: int, chance_sum: float) -> Dict:
   return {'num_actors': num_actors, 'num_inside': num_inside,
-          'fraction': num_inside / num_actors if num_actors else None}
+          'fraction': num_inside / num_actors if num_actors else None,
+          'chance': chance_sum / num_actors if num_actors else None}
 
 
 def load_or_evaluate(run_dir: str, dataset: synthetic_config.SyntheticConfig,
                      videos_dir: str) -> Dict:
-  """`evaluate_run` of the test split, kept in run_dir/localisation.json."""
+  """`evaluate_run` of the test split, kept in run_dir/localisation.json.
+
+  A kept figure without a chance level (written before it was computed) is
+  evaluated again.
+  """
   path = os.path.join(run_dir, LOCALISATION_JSON)
   if os.path.exists(path):
     with open(path, encoding='utf-8') as f:
-      return json.load(f)
+      figure = json.load(f)
+    if 'chance' in figure:
+      return figure
   figure = evaluate_run(run_dir, dataset, videos_dir)
   temporary = f'{path}.tmp-{os.getpid()}'
   with open(temporary, 'w', encoding='utf-8') as f:
@@ -355,15 +391,19 @@ def summarize(per_run: Mapping[str, Mapping]) -> Dict:
     per_run: run name -> `evaluate_run` figure.
 
   Returns:
-    {'runs': per_run, 'mean_fraction', 'std_fraction' (None without a
-    defined fraction), 'num_actors', 'num_inside' (summed over runs)}.
+    {'runs': per_run, 'mean_fraction', 'std_fraction', 'mean_chance' (the
+    chance levels' mean; the three None without a defined fraction),
+    'num_actors', 'num_inside' (summed over runs)}.
   """
-  fractions = [r['fraction'] for r in per_run.values()
-               if r['fraction'] is not None and not math.isnan(r['fraction'])]
+  defined = [r for r in per_run.values()
+             if r['fraction'] is not None and not math.isnan(r['fraction'])]
+  fractions = [r['fraction'] for r in defined]
   mean = float(np.mean(fractions)) if fractions else None
   std = (float(np.std(fractions, ddof=1)) if len(fractions) > 1
          else 0.0 if fractions else None)
+  chance = float(np.mean([r['chance'] for r in defined])) if defined else None
   return {'runs': dict(per_run), 'mean_fraction': mean, 'std_fraction': std,
+          'mean_chance': chance,
           'num_actors': sum(r['num_actors'] for r in per_run.values()),
           'num_inside': sum(r['num_inside'] for r in per_run.values())}
 
@@ -381,8 +421,10 @@ def format_markdown(summary: Optional[Mapping]) -> List[str]:
       'relation heat map for the label lies in its partner\'s box (the one '
       'passed to, one it looks at): the frame region of the map cell '
       'holding the maximum overlaps the box. Partners come from the '
-      'generator\'s scenes, sampled again from the seed. The Base-Model has '
-      'no heat map.', '']
+      'generator\'s scenes, sampled again from the seed. Chance: the share '
+      'of the map\'s cells that overlap the partner\'s box, what a maximum '
+      'in a cell drawn at random would reach. The Base-Model has no heat '
+      'map.', '']
   mean = summary['mean_fraction']
   lines.append(
       'Inside the partner\'s box: ' +
@@ -390,12 +432,12 @@ def format_markdown(summary: Optional[Mapping]) -> List[str]:
        f'**{100 * mean:.1f} %** ± {100 * summary["std_fraction"]:.1f} '
        f'(mean ± std over {len(summary["runs"])} runs; '
        f'{summary["num_inside"]} of {summary["num_actors"]} actors in '
-       'all)') + '.')
+       f'all); chance {100 * summary["mean_chance"]:.1f} %') + '.')
   labels = []
   for figure in summary['runs'].values():
     labels += [label for label in figure['per_class'] if label not in labels]
-  lines += ['', '| Run | all | ' + ' | '.join(labels) + ' |',
-            '|---|---|' + '---|' * len(labels)]
+  lines += ['', '| Run | all | ' + ' | '.join(labels) + ' | chance |',
+            '|---|---|' + '---|' * len(labels) + '---|']
 
   def cell(figure):
     if not figure or not figure['num_actors']:
@@ -404,6 +446,9 @@ def format_markdown(summary: Optional[Mapping]) -> List[str]:
             f'{figure["num_actors"]})')
 
   for name, figure in summary['runs'].items():
+    chance = ('-' if figure.get('chance') is None else
+              f'{100 * figure["chance"]:.1f} %')
     lines.append(f'| {name} | {cell(figure)} | ' + ' | '.join(
-        cell(figure['per_class'].get(label)) for label in labels) + ' |')
+        cell(figure['per_class'].get(label)) for label in labels) +
+                 f' | {chance} |')
   return lines + ['']

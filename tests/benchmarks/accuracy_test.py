@@ -316,6 +316,10 @@ def test_a_tiny_run_end_to_end_then_skipped(tmp_path):
   figure = summary['runs']['acrn_f2_s0']
   assert set(figure['per_class']) == {'pass', 'look_at'}
   assert 0 <= figure['num_inside'] <= figure['num_actors']
+  if figure['num_actors']:
+    assert 0 < figure['chance'] < 1
+  else:
+    assert figure['chance'] is None
   assert heatmap_localisation.load_or_evaluate(run_dir, None, None) == figure
   assert heatmap_localisation.localise_runs(
       work, results, accuracy.dataset_config(budget), 8) is None

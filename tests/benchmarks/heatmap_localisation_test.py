@@ -4,6 +4,7 @@ The model side (`ClassHeatmapDetector`, `evaluate_run`) runs on a trained
 tiny run in accuracy_test.
 """
 
+import json
 import math
 
 import numpy as np
@@ -128,6 +129,28 @@ def test_peak_cell_and_whether_it_overlaps_a_box():
   assert not localisation.peak_in_boxes(heatmap, np.zeros((0, 4)))
 
 
+def test_chance_is_the_share_of_cells_overlapping_a_box():
+  # A 4 x 8 map: rows of 0.25, columns of 0.125.
+  rows_1_2_columns_4_5 = [0.3, 0.55, 0.7, 0.7]
+  assert localisation.chance_in_boxes((4, 8), [rows_1_2_columns_4_5]) == (
+      pytest.approx(4 / 32))
+  touching = [0.25, 0.5, 0.5, 0.625]   # one cell; shared edges do not count
+  assert localisation.chance_in_boxes((4, 8), [touching]) == (
+      pytest.approx(1 / 32))
+  # Two boxes: the union of their cells (cell (1, 4) once).
+  assert localisation.chance_in_boxes(
+      (4, 8), [rows_1_2_columns_4_5, touching]) == pytest.approx(4 / 32)
+  assert localisation.chance_in_boxes((4, 8), np.zeros((0, 4))) == 0.0
+  # The chance is what a peak in a cell drawn at random reaches.
+  hits = 0
+  for row in range(4):
+    for column in range(8):
+      heatmap = np.zeros((4, 8))
+      heatmap[row, column] = 1.0
+      hits += localisation.peak_in_boxes(heatmap, [rows_1_2_columns_4_5])
+  assert hits == 4
+
+
 def _maps(peaks):
   """[n, 4, 8, 2] heat maps; peaks[d][c] is the (row, column) of the max."""
   maps = np.zeros((len(peaks), 4, 8, 2))
@@ -140,7 +163,8 @@ def _maps(peaks):
 def test_check_keyframe_counts_correctly_detected_actors_only():
   columns = {'pass': 0, 'look_at': 1}
   actor = np.array([0.2, 0.1, 0.8, 0.2])
-  partner = np.array([[0.2, 0.6, 0.8, 0.7]])   # columns 4 and 5 of 8
+  # Columns 4 and 5 of 8, every row: 8 of 32 cells, chance 0.25.
+  partner = np.array([[0.2, 0.6, 0.8, 0.7]])
   actors = [(actor, {'pass': partner, 'look_at': partner})]
   boxes = np.array([[0.2, 0.1, 0.8, 0.2],      # the actor
                     [0.2, 0.6, 0.8, 0.7]])     # the partner
@@ -149,16 +173,16 @@ def test_check_keyframe_counts_correctly_detected_actors_only():
   scores = np.array([[0.9, 0.4], [0.95, 0.95]])
   maps = _maps([[(2, 5), (2, 5)], [(0, 0), (0, 0)]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', True)]
+                                     actors) == [('pass', True, 0.25)]
   # Its pass peak on itself instead: found, not inside.
   maps = _maps([[(2, 1), (2, 5)], [(0, 0), (0, 0)]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', False)]
+                                     actors) == [('pass', False, 0.25)]
   # Score exactly 0.5 counts; IoU below 0.5 does not.
   scores = np.array([[0.5, 0.5], [0.95, 0.95]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', False),
-                                                 ('look_at', True)]
+                                     actors) == [('pass', False, 0.25),
+                                                 ('look_at', True, 0.25)]
   shifted = boxes + np.array([0.0, 0.05, 0.0, 0.05])   # IoU 1/3
   assert localisation.check_keyframe(shifted, scores, maps, columns,
                                      actors) == []
@@ -175,17 +199,19 @@ def test_check_keyframe_uses_the_highest_scoring_detection():
   maps[1, 2, 0, 0] = 1.0
   assert localisation.check_keyframe(
       boxes, scores, maps, columns, [(actor, {'pass': partner})]) == [
-          ('pass', False)]
+          ('pass', False, 0.25)]
 
 
 def test_summarize_and_the_markdown():
   runs = {'acrn_f8_s0': {'num_actors': 10, 'num_inside': 6, 'fraction': 0.6,
+                         'chance': 0.1,
                          'per_class': {
                              'pass': {'num_actors': 4, 'num_inside': 3,
                                       'fraction': 0.75},
                              'look_at': {'num_actors': 6, 'num_inside': 3,
                                          'fraction': 0.5}}},
           'acrn_f8_s1': {'num_actors': 5, 'num_inside': 4, 'fraction': 0.8,
+                         'chance': 0.2,
                          'per_class': {
                              'pass': {'num_actors': 0, 'num_inside': 0,
                                       'fraction': None},
@@ -195,18 +221,43 @@ def test_summarize_and_the_markdown():
   assert summary['mean_fraction'] == pytest.approx(0.7)
   # Sample std of 0.6 and 0.8.
   assert summary['std_fraction'] == pytest.approx(math.sqrt(0.02))
+  assert summary['mean_chance'] == pytest.approx(0.15)
   assert (summary['num_actors'], summary['num_inside']) == (15, 10)
   lines = localisation.format_markdown(summary)
   assert lines[0] == '## Heat-map localisation (paper 4.4 as a number)'
   assert ('Inside the partner\'s box: **70.0 %** ± 14.1 (mean ± std over 2 '
-          'runs; 10 of 15 actors in all).') in lines
-  assert '| Run | all | pass | look_at |' in lines
-  assert ('| acrn_f8_s0 | 60.0 % (6/10) | 75.0 % (3/4) | 50.0 % (3/6) |'
+          'runs; 10 of 15 actors in all); chance 15.0 %.') in lines
+  assert '| Run | all | pass | look_at | chance |' in lines
+  assert ('| acrn_f8_s0 | 60.0 % (6/10) | 75.0 % (3/4) | 50.0 % (3/6) | '
+          '10.0 % |' in lines)
+  assert ('| acrn_f8_s1 | 80.0 % (4/5) | 0 actors | 80.0 % (4/5) | 20.0 % |'
           in lines)
-  assert '| acrn_f8_s1 | 80.0 % (4/5) | 0 actors | 80.0 % (4/5) |' in lines
   nothing = localisation.summarize({'acrn_f8_s0': {
-      'num_actors': 0, 'num_inside': 0, 'fraction': None, 'per_class': {}}})
+      'num_actors': 0, 'num_inside': 0, 'fraction': None, 'chance': None,
+      'per_class': {}}})
   assert nothing['mean_fraction'] is None and nothing['std_fraction'] is None
+  assert nothing['mean_chance'] is None
   assert 'Inside the partner\'s box: undefined (no actor found).' in (
       localisation.format_markdown(nothing))
   assert localisation.format_markdown(None) == []
+
+
+def test_a_kept_figure_without_a_chance_level_is_evaluated_again(
+    tmp_path, monkeypatch):
+  path = tmp_path / localisation.LOCALISATION_JSON
+  old = {'num_actors': 2, 'num_inside': 1, 'fraction': 0.5, 'per_class': {}}
+  path.write_text(json.dumps(old))
+  new = dict(old, chance=0.1)
+  calls = []
+
+  def evaluate_run(run_dir, dataset, videos_dir):
+    calls.append((run_dir, dataset, videos_dir))
+    return new
+
+  monkeypatch.setattr(localisation, 'evaluate_run', evaluate_run)
+  assert localisation.load_or_evaluate(str(tmp_path), 'data', 'v') == new
+  assert calls == [(str(tmp_path), 'data', 'v')]
+  assert json.loads(path.read_text()) == new
+  # Kept with its chance level: read, not evaluated.
+  assert localisation.load_or_evaluate(str(tmp_path), 'data', 'v') == new
+  assert len(calls) == 1
