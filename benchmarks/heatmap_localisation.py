@@ -25,9 +25,13 @@ one cell is wider than a thin actor's box: the maximum "lies in" the box
 when the frame region of the cell holding it overlaps the box. Beside the
 figure stands its chance level: the share of the map's cells that overlap
 the partner's box, the figure a maximum in a cell drawn at random would
-reach.
+reach. And where the maximum lies when it misses:
+`heatmap_peaks.placement` projects the peak cell's centre onto the line
+from the actor's box centre to its partner's (0 on the actor, 1 on the
+partner) and names the stretch.
 """
 
+import collections
 import json
 import math
 import os
@@ -48,6 +52,7 @@ from acrn_tf.evaluation import average_precision
 from acrn_tf.meta_architectures import video_faster_rcnn
 from acrn_tf.relation import heatmaps
 from benchmarks import accuracy_heatmaps
+from benchmarks import heatmap_peaks
 
 _det = standard_fields.DetectionResultFields
 _pred = standard_fields.PredictionFields
@@ -56,6 +61,10 @@ MIN_IOU = 0.5
 MIN_SCORE = 0.5
 # A run's localisation figure, kept beside its result.json.
 LOCALISATION_JSON = 'localisation.json'
+# One detected actor label: its label, whether the maximum lies in a
+# partner's box, the chance level of that and the maximum's placement
+# (`heatmap_peaks.placement`).
+Found = collections.namedtuple('Found', 'label inside chance placement')
 
 
 def partners(scene: synthetic_scene.Scene, timestamp: int, actor_index: int,
@@ -87,61 +96,6 @@ def partners(scene: synthetic_scene.Scene, timestamp: int, actor_index: int,
                    "expected 'pass' or 'look_at'")
 
 
-def peak_cell(heatmap: np.ndarray) -> np.ndarray:
-  """The frame region of the cell holding a heat map's maximum.
-
-  Args:
-    heatmap: [h, w] over the whole frame.
-
-  Returns:
-    [4] normalised [ymin, xmin, ymax, xmax] (the first maximum in row-major
-    order where several cells share it).
-  """
-  height, width = heatmap.shape
-  row, column = np.unravel_index(int(np.argmax(heatmap)), heatmap.shape)
-  return np.array([row / height, column / width, (row + 1) / height,
-                   (column + 1) / width])
-
-
-def _overlaps(cells: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-  """[m] whether each of the cells [m, 4] overlaps any of boxes [k, 4]."""
-  cells = np.asarray(cells, np.float64).reshape(-1, 1, 4)
-  boxes = np.asarray(boxes, np.float64).reshape(1, -1, 4)
-  overlap_y = (np.minimum(cells[..., 2], boxes[..., 2]) -
-               np.maximum(cells[..., 0], boxes[..., 0]))
-  overlap_x = (np.minimum(cells[..., 3], boxes[..., 3]) -
-               np.maximum(cells[..., 1], boxes[..., 1]))
-  return np.any((overlap_y > 0) & (overlap_x > 0), axis=1)
-
-
-def peak_in_boxes(heatmap: np.ndarray, boxes: np.ndarray) -> bool:
-  """Whether the cell of the heat map's maximum overlaps any of `boxes`.
-
-  Args:
-    heatmap: [h, w] over the whole frame.
-    boxes: [k, 4] normalised [ymin, xmin, ymax, xmax].
-  """
-  return bool(_overlaps(peak_cell(np.asarray(heatmap)), boxes)[0])
-
-
-def chance_in_boxes(shape: Tuple[int, int], boxes: np.ndarray) -> float:
-  """The share of an [h, w] map's cells whose frame region overlaps a box.
-
-  What `peak_in_boxes` gives on average for a maximum in a cell drawn at
-  random: the figure's chance level.
-
-  Args:
-    shape: (h, w) of the heat map over the whole frame.
-    boxes: [k, 4] normalised [ymin, xmin, ymax, xmax].
-  """
-  height, width = shape
-  rows, columns = np.meshgrid(np.arange(height), np.arange(width),
-                              indexing='ij')
-  cells = np.stack([rows / height, columns / width, (rows + 1) / height,
-                    (columns + 1) / width], axis=-1)
-  return float(np.mean(_overlaps(cells.reshape(-1, 4), boxes)))
-
-
 def groundtruth(scene: synthetic_scene.Scene, timestamp: int,
                 labels: Sequence[str] = synthetic_config.RELATION_CLASSES
                 ) -> List[Tuple[np.ndarray, Dict[str, np.ndarray]]]:
@@ -169,8 +123,8 @@ def groundtruth(scene: synthetic_scene.Scene, timestamp: int,
 def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
                    class_heatmaps: np.ndarray, columns: Mapping[str, int],
                    actors: Sequence[Tuple[np.ndarray, Dict[str, np.ndarray]]]
-                   ) -> List[Tuple[str, bool, float]]:
-  """Per detected actor label: (label, maximum in a partner's box, chance).
+                   ) -> List[Found]:
+  """Per detected actor label: whether its heat map's maximum is a partner's.
 
   Args:
     boxes: [n, 4] detection boxes, normalised.
@@ -180,10 +134,12 @@ def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
     actors: `groundtruth` of the keyframe.
 
   Returns:
-    One entry per (actor, label) that a detection finds (IoU >= MIN_IOU,
+    A `Found` per (actor, label) that a detection finds (IoU >= MIN_IOU,
     score for the label >= MIN_SCORE; the highest-scoring one is used);
-    labels without any partner box are left out. chance is
-    `chance_in_boxes` of the partner boxes.
+    labels without any partner box are left out. inside: the maximum's
+    cell overlaps a partner box; chance: `heatmap_peaks.chance_in_boxes` of
+    the partner boxes; placement: `heatmap_peaks.placement` towards the
+    first partner.
   """
   boxes = np.asarray(boxes).reshape(-1, 4)
   found = []
@@ -197,8 +153,10 @@ def check_keyframe(boxes: np.ndarray, scores: np.ndarray,
         continue
       best = candidates[np.argmax(scores[candidates, column])]
       heatmap = class_heatmaps[best, ..., column]
-      found.append((label, peak_in_boxes(heatmap, partner),
-                    chance_in_boxes(heatmap.shape, partner)))
+      found.append(Found(
+          label, heatmap_peaks.peak_in_boxes(heatmap, partner),
+          heatmap_peaks.chance_in_boxes(heatmap.shape, partner),
+          heatmap_peaks.placement(heatmap, box, partner[0])))
   return found
 
 
@@ -293,8 +251,9 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
 
   Returns:
     {'num_actors', 'num_inside', 'fraction' and 'chance' (the mean
-    `chance_in_boxes`; both None when no actor is found), 'per_class':
-    {label: the same four}}.
+    `chance_in_boxes`; both None when no actor is found), 'placements'
+    (name in heatmap_peaks.PLACEMENTS -> actors), 'per_class': {label:
+    the same five}}.
   """
   detector = ClassHeatmapDetector(
       os.path.join(run_dir, config_util.PIPELINE_CONFIG_NAME), run_dir)
@@ -303,7 +262,7 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
   for label in labels:
     if label in detector.label_ids:
       columns[label] = ids.index(detector.label_ids[label])
-  counts = {label: [0, 0, 0.0] for label in columns}
+  counts = {label: [0, 0, 0.0, collections.Counter()] for label in columns}
   for index in range(dataset.num_videos(split)):
     scene = synthetic.sample_video_scene(dataset, split, index)
     video = os.path.join(videos_dir, synthetic.video_id(split, index) +
@@ -316,34 +275,39 @@ def evaluate_run(run_dir: str, dataset: synthetic_config.SyntheticConfig,
           video, keyframe.timestamp, detector.frames_per_clip,
           detector.frame_stride)
       boxes, scores, maps = detector.detect(clip)
-      for label, inside, chance in check_keyframe(boxes, scores, maps,
-                                                  columns, actors):
-        counts[label][0] += 1
-        counts[label][1] += int(inside)
-        counts[label][2] += chance
-  total = [sum(c[i] for c in counts.values()) for i in range(3)]
+      for found in check_keyframe(boxes, scores, maps, columns, actors):
+        count = counts[found.label]
+        count[0] += 1
+        count[1] += int(found.inside)
+        count[2] += found.chance
+        count[3][found.placement] += 1
+  total = [sum((c[i] for c in counts.values()), start) for i, start in
+           enumerate((0, 0, 0.0, collections.Counter()))]
   return dict(_figure(*total),
               per_class={label: _figure(*c) for label, c in counts.items()})
 
 
-def _figure(num_actors: int, num_inside: int, chance_sum: float) -> Dict:
+def _figure(num_actors: int, num_inside: int, chance_sum: float,
+            placements: Mapping[str, int]) -> Dict:
   return {'num_actors': num_actors, 'num_inside': num_inside,
           'fraction': num_inside / num_actors if num_actors else None,
-          'chance': chance_sum / num_actors if num_actors else None}
+          'chance': chance_sum / num_actors if num_actors else None,
+          'placements': {name: placements.get(name, 0)
+                         for name, _ in heatmap_peaks.PLACEMENTS}}
 
 
 def load_or_evaluate(run_dir: str, dataset: synthetic_config.SyntheticConfig,
                      videos_dir: str) -> Dict:
   """`evaluate_run` of the test split, kept in run_dir/localisation.json.
 
-  A kept figure without a chance level (written before it was computed) is
-  evaluated again.
+  A kept figure without a chance level or placements (written before they
+  were computed) is evaluated again.
   """
   path = os.path.join(run_dir, LOCALISATION_JSON)
   if os.path.exists(path):
     with open(path, encoding='utf-8') as f:
       figure = json.load(f)
-    if 'chance' in figure:
+    if 'chance' in figure and 'placements' in figure:
       return figure
   figure = evaluate_run(run_dir, dataset, videos_dir)
   temporary = f'{path}.tmp-{os.getpid()}'
@@ -393,7 +357,8 @@ def summarize(per_run: Mapping[str, Mapping]) -> Dict:
   Returns:
     {'runs': per_run, 'mean_fraction', 'std_fraction', 'mean_chance' (the
     chance levels' mean; the three None without a defined fraction),
-    'num_actors', 'num_inside' (summed over runs)}.
+    'num_actors', 'num_inside' (summed over runs), 'placements': {label:
+    {name in heatmap_peaks.PLACEMENTS: actors summed over runs}}}.
   """
   defined = [r for r in per_run.values()
              if r['fraction'] is not None and not math.isnan(r['fraction'])]
@@ -402,8 +367,16 @@ def summarize(per_run: Mapping[str, Mapping]) -> Dict:
   std = (float(np.std(fractions, ddof=1)) if len(fractions) > 1
          else 0.0 if fractions else None)
   chance = float(np.mean([r['chance'] for r in defined])) if defined else None
+  placements = {}
+  for figure in per_run.values():
+    for label, per_class in figure['per_class'].items():
+      total = placements.setdefault(label, collections.Counter())
+      total.update(per_class['placements'])
   return {'runs': dict(per_run), 'mean_fraction': mean, 'std_fraction': std,
           'mean_chance': chance,
+          'placements': {label: {name: counts[name]
+                                 for name, _ in heatmap_peaks.PLACEMENTS}
+                         for label, counts in placements.items()},
           'num_actors': sum(r['num_actors'] for r in per_run.values()),
           'num_inside': sum(r['num_inside'] for r in per_run.values())}
 
@@ -451,4 +424,30 @@ def format_markdown(summary: Optional[Mapping]) -> List[str]:
     lines.append(f'| {name} | {cell(figure)} | ' + ' | '.join(
         cell(figure['per_class'].get(label)) for label in labels) +
                  f' | {chance} |')
+  return lines + [''] + _placement_lines(summary['placements'])
+
+
+def _placement_lines(placements: Mapping[str, Mapping[str, int]]
+                     ) -> List[str]:
+  """The table of where the maxima lie (`heatmap_peaks.placement`)."""
+  if not any(sum(counts.values()) for counts in placements.values()):
+    return []
+  bounds = [-math.inf] + [bound for _, bound in heatmap_peaks.PLACEMENTS]
+  stretches = [
+      f'{name} ({low:g} to {high:g})' if math.isfinite(low + high) else
+      f'{name} (< {high:g})' if math.isfinite(high) else
+      f'{name} (>= {low:g})'
+      for (name, _), low, high in zip(heatmap_peaks.PLACEMENTS, bounds,
+                                      bounds[1:])]
+  lines = [
+      'Where the maximum lies, every run: t is the centre of its cell '
+      'projected onto the line from the actor\'s box centre (t = 0) to the '
+      'partner\'s (t = 1), in map cells; actors per stretch of t.', '',
+      '| Label | ' + ' | '.join(stretches) + ' |',
+      '|---|' + '---|' * len(heatmap_peaks.PLACEMENTS)]
+  for label, counts in placements.items():
+    total = sum(counts.values())
+    lines.append(f'| {label} | ' + ' | '.join(
+        f'{100 * counts[name] / total:.0f} % ({counts[name]})' if total
+        else '-' for name, _ in heatmap_peaks.PLACEMENTS) + ' |')
   return lines + ['']

@@ -14,6 +14,7 @@ from acrn_tf.data.synthetic import synthetic_config
 from acrn_tf.data.synthetic import synthetic_figure
 from acrn_tf.data.synthetic import synthetic_scene
 from benchmarks import heatmap_localisation as localisation
+from benchmarks import heatmap_peaks
 
 _FPS = 10
 
@@ -110,47 +111,6 @@ def test_partners_in_generated_scenes():
   assert passes > 0
 
 
-def test_peak_cell_and_whether_it_overlaps_a_box():
-  heatmap = np.zeros((4, 8))
-  heatmap[1, 5] = 2.0
-  heatmap[3, 0] = 1.0
-  # Row 1 of 4, column 5 of 8.
-  np.testing.assert_allclose(localisation.peak_cell(heatmap),
-                             [0.25, 0.625, 0.5, 0.75])
-  inside = [0.3, 0.65, 0.45, 0.7]
-  elsewhere = [0.3, 0.1, 0.6, 0.2]
-  touching = [0.25, 0.5, 0.5, 0.625]   # shares the cell's left edge only
-  straddling = [0.0, 0.7, 0.3, 0.9]    # overlaps the cell's corner
-  assert localisation.peak_in_boxes(heatmap, [inside])
-  assert not localisation.peak_in_boxes(heatmap, [elsewhere])
-  assert not localisation.peak_in_boxes(heatmap, [touching])
-  assert localisation.peak_in_boxes(heatmap, [straddling])
-  assert localisation.peak_in_boxes(heatmap, [elsewhere, inside])
-  assert not localisation.peak_in_boxes(heatmap, np.zeros((0, 4)))
-
-
-def test_chance_is_the_share_of_cells_overlapping_a_box():
-  # A 4 x 8 map: rows of 0.25, columns of 0.125.
-  rows_1_2_columns_4_5 = [0.3, 0.55, 0.7, 0.7]
-  assert localisation.chance_in_boxes((4, 8), [rows_1_2_columns_4_5]) == (
-      pytest.approx(4 / 32))
-  touching = [0.25, 0.5, 0.5, 0.625]   # one cell; shared edges do not count
-  assert localisation.chance_in_boxes((4, 8), [touching]) == (
-      pytest.approx(1 / 32))
-  # Two boxes: the union of their cells (cell (1, 4) once).
-  assert localisation.chance_in_boxes(
-      (4, 8), [rows_1_2_columns_4_5, touching]) == pytest.approx(4 / 32)
-  assert localisation.chance_in_boxes((4, 8), np.zeros((0, 4))) == 0.0
-  # The chance is what a peak in a cell drawn at random reaches.
-  hits = 0
-  for row in range(4):
-    for column in range(8):
-      heatmap = np.zeros((4, 8))
-      heatmap[row, column] = 1.0
-      hits += localisation.peak_in_boxes(heatmap, [rows_1_2_columns_4_5])
-  assert hits == 4
-
-
 def _maps(peaks):
   """[n, 4, 8, 2] heat maps; peaks[d][c] is the (row, column) of the max."""
   maps = np.zeros((len(peaks), 4, 8, 2))
@@ -173,16 +133,20 @@ def test_check_keyframe_counts_correctly_detected_actors_only():
   scores = np.array([[0.9, 0.4], [0.95, 0.95]])
   maps = _maps([[(2, 5), (2, 5)], [(0, 0), (0, 0)]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', True, 0.25)]
+                                     actors) == [
+                                         ('pass', True, 0.25, 'at the partner')]
   # Its pass peak on itself instead: found, not inside.
   maps = _maps([[(2, 1), (2, 5)], [(0, 0), (0, 0)]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', False, 0.25)]
+                                     actors) == [('pass', False, 0.25,
+                                                 'on the actor')]
   # Score exactly 0.5 counts; IoU below 0.5 does not.
   scores = np.array([[0.5, 0.5], [0.95, 0.95]])
   assert localisation.check_keyframe(boxes, scores, maps, columns,
-                                     actors) == [('pass', False, 0.25),
-                                                 ('look_at', True, 0.25)]
+                                     actors) == [
+                                         ('pass', False, 0.25, 'on the actor'),
+                                         ('look_at', True, 0.25,
+                                          'at the partner')]
   shifted = boxes + np.array([0.0, 0.05, 0.0, 0.05])   # IoU 1/3
   assert localisation.check_keyframe(shifted, scores, maps, columns,
                                      actors) == []
@@ -199,7 +163,13 @@ def test_check_keyframe_uses_the_highest_scoring_detection():
   maps[1, 2, 0, 0] = 1.0
   assert localisation.check_keyframe(
       boxes, scores, maps, columns, [(actor, {'pass': partner})]) == [
-          ('pass', False, 0.25)]
+          ('pass', False, 0.25, 'on the actor')]
+
+
+def _placed(*counts):
+  """{placement name: count} in the order of heatmap_peaks.PLACEMENTS."""
+  return {name: count for (name, _), count in
+          zip(heatmap_peaks.PLACEMENTS, counts)}
 
 
 def test_summarize_and_the_markdown():
@@ -207,21 +177,29 @@ def test_summarize_and_the_markdown():
                          'chance': 0.1,
                          'per_class': {
                              'pass': {'num_actors': 4, 'num_inside': 3,
-                                      'fraction': 0.75},
+                                      'fraction': 0.75,
+                                      'placements': _placed(1, 0, 0, 3, 0)},
                              'look_at': {'num_actors': 6, 'num_inside': 3,
-                                         'fraction': 0.5}}},
+                                         'fraction': 0.5,
+                                         'placements': _placed(
+                                             0, 2, 1, 3, 0)}}},
           'acrn_f8_s1': {'num_actors': 5, 'num_inside': 4, 'fraction': 0.8,
                          'chance': 0.2,
                          'per_class': {
                              'pass': {'num_actors': 0, 'num_inside': 0,
-                                      'fraction': None},
+                                      'fraction': None,
+                                      'placements': _placed(0, 0, 0, 0, 0)},
                              'look_at': {'num_actors': 5, 'num_inside': 4,
-                                         'fraction': 0.8}}}}
+                                         'fraction': 0.8,
+                                         'placements': _placed(
+                                             0, 0, 0, 4, 1)}}}}
   summary = localisation.summarize(runs)
   assert summary['mean_fraction'] == pytest.approx(0.7)
   # Sample std of 0.6 and 0.8.
   assert summary['std_fraction'] == pytest.approx(math.sqrt(0.02))
   assert summary['mean_chance'] == pytest.approx(0.15)
+  assert summary['placements'] == {'pass': _placed(1, 0, 0, 3, 0),
+                                   'look_at': _placed(0, 2, 1, 7, 1)}
   assert (summary['num_actors'], summary['num_inside']) == (15, 10)
   lines = localisation.format_markdown(summary)
   assert lines[0] == '## Heat-map localisation (paper 4.4 as a number)'
@@ -232,9 +210,18 @@ def test_summarize_and_the_markdown():
           '10.0 % |' in lines)
   assert ('| acrn_f8_s1 | 80.0 % (4/5) | 0 actors | 80.0 % (4/5) | 20.0 % |'
           in lines)
+  assert ('| Label | behind the actor (< -0.25) | on the actor (-0.25 to '
+          '0.25) | between them (0.25 to 0.75) | at the partner (0.75 to '
+          '1.25) | beyond the partner (>= 1.25) |') in lines
+  assert ('| pass | 25 % (1) | 0 % (0) | 0 % (0) | 75 % (3) | 0 % (0) |'
+          in lines)
+  assert ('| look_at | 0 % (0) | 18 % (2) | 9 % (1) | 64 % (7) | 9 % (1) |'
+          in lines)
   nothing = localisation.summarize({'acrn_f8_s0': {
       'num_actors': 0, 'num_inside': 0, 'fraction': None, 'chance': None,
       'per_class': {}}})
+  assert not any(line.startswith('Where the maximum lies')
+                 for line in localisation.format_markdown(nothing))
   assert nothing['mean_fraction'] is None and nothing['std_fraction'] is None
   assert nothing['mean_chance'] is None
   assert 'Inside the partner\'s box: undefined (no actor found).' in (
@@ -247,7 +234,7 @@ def test_a_kept_figure_without_a_chance_level_is_evaluated_again(
   path = tmp_path / localisation.LOCALISATION_JSON
   old = {'num_actors': 2, 'num_inside': 1, 'fraction': 0.5, 'per_class': {}}
   path.write_text(json.dumps(old))
-  new = dict(old, chance=0.1)
+  new = dict(old, chance=0.1, placements={})
   calls = []
 
   def evaluate_run(run_dir, dataset, videos_dir):
