@@ -41,7 +41,7 @@ demo: $(INSTALLED)
 # 2000-step pretraining run, then 16 runs of 3000 steps for tables 1a and
 # 1b on its frozen S3D-G, actor detector and actor head, two side by side,
 # in mixed_bfloat16 (table 1c only with --scene_maps=table_1c). Run on
-# 2026-12-07 from an empty work directory: 128 minutes over 3 invocations
+# 2026-12-07 from an empty work directory: 130 minutes over 4 invocations
 # on 2 cores (README, "Accuracy"); the quick one (one seed, 300 steps from
 # scratch, a smaller dataset) took 10.
 # Trained runs stay in $(WORKSPACE)/benchmark and are not run again: stop
