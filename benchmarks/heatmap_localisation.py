@@ -20,12 +20,13 @@ each test video's scene is sampled again from its seed
 (`synthetic.sample_video_scene`); its ball events name thrower and receiver
 of every pass and `synthetic_scene.looked_at` the actors an actor looks at.
 
-The relation map has the stride of the scene map (16 px for Mixed_4f), so
-one cell is wider than a thin actor's box: the maximum "lies in" the box
-when the frame region of the cell holding it overlaps the box. Beside the
-figure stands its chance level: the share of the map's cells that overlap
-the partner's box, the figure a maximum in a cell drawn at random would
-reach. And where the maximum lies when it misses:
+The relation map has the stride of the scene map (16 px for Mixed_4f;
+cells 64 px wide at the stage config's scale 0.25), so one cell is wider
+than a thin actor's box: the maximum "lies in" the box when the frame
+region of the cell holding it overlaps the box (`heatmap_peaks`). Beside
+the figure stands its chance level: the share of the map's cells that
+overlap the partner's box, the figure a maximum in a cell drawn at random
+would reach. And where the maximum lies when it misses:
 `heatmap_peaks.placement` projects the peak cell's centre onto the line
 from the actor's box centre to its partner's (0 on the actor, 1 on the
 partner) and names the stretch.
