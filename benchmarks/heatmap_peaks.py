@@ -10,6 +10,8 @@ from typing import Tuple
 
 import numpy as np
 
+from acrn_tf.evaluation import average_precision
+
 # Stretches of the line from an actor (0) to its partner (1), by the
 # projected position t of the heat map's peak: the first whose upper
 # bound exceeds t (`placement`).
@@ -35,14 +37,11 @@ def peak_cell(heatmap: np.ndarray) -> np.ndarray:
 
 
 def _overlaps(cells: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-  """[m] whether each of the cells [m, 4] overlaps any of boxes [k, 4]."""
-  cells = np.asarray(cells, np.float64).reshape(-1, 1, 4)
-  boxes = np.asarray(boxes, np.float64).reshape(1, -1, 4)
-  overlap_y = (np.minimum(cells[..., 2], boxes[..., 2]) -
-               np.maximum(cells[..., 0], boxes[..., 0]))
-  overlap_x = (np.minimum(cells[..., 3], boxes[..., 3]) -
-               np.maximum(cells[..., 1], boxes[..., 1]))
-  return np.any((overlap_y > 0) & (overlap_x > 0), axis=1)
+  """[m] whether each of the cells [m, 4] overlaps any of boxes [k, 4].
+
+  Overlapping: sharing a region of positive area (a shared edge is not).
+  """
+  return np.any(average_precision.iou(cells, boxes) > 0, axis=1)
 
 
 def peak_in_boxes(heatmap: np.ndarray, boxes: np.ndarray) -> bool:
