@@ -48,30 +48,32 @@ def test_chance_is_the_share_of_cells_overlapping_a_box():
 
 
 def test_placement_projects_the_peak_onto_the_actor_partner_line():
-  # A 2 x 10 map; the actor's box centre at column 2, the partner's at
-  # column 6 (cell centres), both in row 1: t = (peak column - 2) / 4.
-  actor = [0.5, 0.2, 1.0, 0.3]
-  partner = [0.5, 0.6, 1.0, 0.7]
-  expected = {0: 'behind the actor',     # t = -0.5
-              1: 'on the actor',         # t = -0.25, the stretch's start
-              2: 'on the actor',         # t = 0
-              3: 'between them',         # t = 0.25
-              4: 'between them',         # t = 0.5
-              5: 'at the partner',       # t = 0.75
-              6: 'at the partner',       # t = 1
-              7: 'beyond the partner',   # t = 1.25
-              9: 'beyond the partner'}
+  # A 2 x 20 map; the actor's box centre at column 4, the partner's at
+  # column 12 (cell centres), both in row 1: t = (peak column - 4) / 8.
+  # No peak falls on a stretch's bound.
+  actor = [0.5, 0.2, 1.0, 0.25]
+  partner = [0.5, 0.6, 1.0, 0.65]
+  expected = {1: 'behind the actor',     # t = -0.375
+              3: 'on the actor',         # t = -0.125
+              4: 'on the actor',         # t = 0
+              7: 'between them',         # t = 0.375
+              9: 'between them',         # t = 0.625
+              11: 'at the partner',      # t = 0.875
+              12: 'at the partner',      # t = 1
+              13: 'at the partner',      # t = 1.125
+              15: 'beyond the partner',  # t = 1.375
+              19: 'beyond the partner'}
   for column, name in expected.items():
-    heatmap = np.zeros((2, 10))
+    heatmap = np.zeros((2, 20))
     heatmap[1, column] = 1.0
     assert heatmap_peaks.placement(heatmap, actor, partner) == name, column
   # The upper row projects onto the line like the lower one.
-  heatmap = np.zeros((2, 10))
-  heatmap[0, 6] = 1.0
+  heatmap = np.zeros((2, 20))
+  heatmap[0, 12] = 1.0
   assert heatmap_peaks.placement(heatmap, actor, partner) == 'at the partner'
-  # A partner on the left: the line runs the other way.
-  heatmap = np.zeros((2, 10))
-  heatmap[1, 7] = 1.0
+  # A partner on the left: the line runs the other way (t = -0.375).
+  heatmap = np.zeros((2, 20))
+  heatmap[1, 15] = 1.0
   assert heatmap_peaks.placement(heatmap, partner, actor) == (
       'behind the actor')
   assert [name for name, _ in heatmap_peaks.PLACEMENTS][-1] == (
