@@ -6,7 +6,8 @@ of their logic: S3D-G features and temporal flattening
 (`models.video_feature_extractor`), the keyframe actor RPN
 (`models.keyframe_actor_detector`), the seeded ROI sampler (`roi_sampler`),
 Model Garden's ROI aligner, the actor feature tower (`actor_feature_tower`),
-a classifier and a box regressor.
+a classifier and a box regressor, and the detections' NMS
+(`detection_selection`).
 
 Randomness in training (ROI sampling, RPN anchor sampling, dropout) is
 stateless: it is drawn from the `seed` given to `predict` (the trainer passes
@@ -31,6 +32,7 @@ from official.vision.ops import box_ops
 from acrn_tf.core import standard_fields as fields
 from acrn_tf.core import stateless_sampling
 from acrn_tf.meta_architectures import actor_feature_tower
+from acrn_tf.meta_architectures import detection_selection
 from acrn_tf.meta_architectures import roi_sampler as roi_sampler_lib
 from acrn_tf.relation import relation_module
 
@@ -409,7 +411,7 @@ class VideoFasterRCNN(tf_keras.Model):
     MULTI_LABEL: class-agnostic NMS on each box's best class score keeps the
     top `max_detections` boxes with every class score (AVA evaluation scores
     every class of every box). SINGLE_LABEL: per-class NMS over (box, class)
-    pairs.
+    pairs (`detection_selection.select`).
 
     Args:
       predictions: `predict` output.
@@ -434,50 +436,13 @@ class VideoFasterRCNN(tf_keras.Model):
       boxes = tf.minimum(boxes, limits)
     probabilities = self.class_probabilities(
         predictions[fields.PredictionFields.class_logits])
-    if self._label_mode == MULTI_LABEL:
-      scores = tf.reduce_max(probabilities, axis=-1)
-      roi_indices, num_valid = tf.image.non_max_suppression_padded(
-          boxes, scores, self._max_detections,
-          iou_threshold=self._nms_iou_threshold,
-          score_threshold=self._score_threshold,
-          pad_to_max_output_size=True)
-      class_indices = tf.argmax(
-          tf.gather(probabilities, roi_indices, batch_dims=1), axis=-1,
-          output_type=tf.int32)
-    else:
-      num_rois = tf.shape(boxes)[1]
-      pair_boxes = tf.repeat(boxes, self._num_classes, axis=1)
-      pair_classes = tf.tile(tf.range(self._num_classes), [num_rois])
-      # Per-class NMS as one NMS: boxes of different classes are moved apart
-      # so they never overlap.
-      offset = tf.cast(pair_classes, tf.float32)[tf.newaxis, :, tf.newaxis]
-      pair_scores = tf.reshape(probabilities, [tf.shape(boxes)[0], -1])
-      pair_indices, num_valid = tf.image.non_max_suppression_padded(
-          pair_boxes + 2.0 * offset, pair_scores, self._max_detections,
-          iou_threshold=self._nms_iou_threshold,
-          score_threshold=self._score_threshold,
-          pad_to_max_output_size=True)
-      roi_indices = pair_indices // self._num_classes
-      class_indices = pair_indices % self._num_classes
-    valid = tf.sequence_mask(num_valid, self._max_detections)
-    valid_float = tf.cast(valid, tf.float32)
-    detection_boxes = tf.gather(boxes, roi_indices, batch_dims=1)
-    multiclass = tf.gather(probabilities, roi_indices, batch_dims=1)
-    detection_scores = tf.gather(multiclass, class_indices, batch_dims=2)
-    detections = {
-        fields.DetectionResultFields.detection_boxes:
-            detection_boxes * valid_float[..., tf.newaxis],
-        fields.DetectionResultFields.detection_scores:
-            detection_scores * valid_float,
-        fields.DetectionResultFields.detection_classes:
-            tf.cast(class_indices + 1, tf.float32) * valid_float,
-        fields.DetectionResultFields.detection_multiclass_scores:
-            multiclass * valid_float[..., tf.newaxis],
-        fields.DetectionResultFields.num_detections:
-            tf.cast(num_valid, tf.float32),
-    }
+    selection = detection_selection.select(
+        boxes, probabilities, self._label_mode == MULTI_LABEL,
+        self._max_detections, self._nms_iou_threshold, self._score_threshold)
+    detections = dict(selection.detections)
     detections.update(self._extra_detection_outputs(
-        predictions, roi_indices, class_indices, valid))
+        predictions, selection.roi_indices, selection.class_indices,
+        selection.valid))
     return detections
 
   # ------------------------------------------------------ extension points
