@@ -7,12 +7,14 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
 from acrn_tf.builders import config_util
 from acrn_tf.builders import input_validation
 from acrn_tf.core import checkpoint_paths
+from acrn_tf.protos import train_pb2
 from acrn_tf.training import train_lib
 from acrn_tf.training import trainer
 from tests.training import training_fixtures as fx
@@ -260,3 +262,25 @@ def test_resuming_with_another_clip_is_refused(tmp_path, monkeypatch):
                      r'frames_per_clip 8'):
     train_lib.train(given, model_dir,
                     train_lib.JobOptions(config_path='given.config'))
+
+
+def test_the_training_job_keeps_frozen_parts_as_they_are(paths, tmp_path):
+  # train_config.frozen_part reaches the job: between its checkpoints at
+  # steps 2 and 4 no variable of S3D-G changes (weights nor batch-norm
+  # statistics), while the classifier trains.
+  model_dir = str(tmp_path / 'model')
+  config = fx.load_config(paths, num_steps=4)
+  config.train_config.frozen_part.append(
+      train_pb2.TrainConfig.FEATURE_EXTRACTOR)
+  train_lib.train(config, model_dir)
+  first = tf.train.load_checkpoint(os.path.join(model_dir, 'ckpt-2'))
+  last = tf.train.load_checkpoint(os.path.join(model_dir, 'ckpt-4'))
+  names = [n for n, _ in tf.train.list_variables(model_dir)]
+  frozen = [n for n in names if n.startswith('model/feature_extractor/')]
+  trained = [n for n in names if n.startswith('model/classifier/')]
+  assert frozen and trained, names
+  for name in frozen:
+    np.testing.assert_array_equal(last.get_tensor(name),
+                                  first.get_tensor(name), err_msg=name)
+  assert any(not np.array_equal(last.get_tensor(n), first.get_tensor(n))
+             for n in trained)
