@@ -157,3 +157,23 @@ def test_a_killed_accuracy_benchmark_keeps_its_invocation(tmp_path):
   assert returncode == -9
   assert 'stopped after' not in rest
   assert [i['completed'] for i in invocations] == [False]
+
+
+def test_no_pretraining_run_leaves_nothing_frozen():
+  # In process (the budget from the flags, no TensorFlow work): with
+  # --accuracy_pretrain_steps=0 the full budget's runs train everything
+  # from scratch, since nothing pretrained is there to freeze.
+  # pylint: disable-next=g-import-not-at-top
+  from absl import flags
+  from absl.testing import flagsaver
+  from benchmarks import accuracy_budget
+  from tools import benchmark
+  with flagsaver.flagsaver():
+    flags.FLAGS(['benchmark.py', '--accuracy_pretrain_steps=0'])
+    budget = benchmark.accuracy_budget_from_flags()
+    flags.FLAGS(['benchmark.py', '--accuracy_pretrain_steps=300'])
+    pretrained = benchmark.accuracy_budget_from_flags()
+  assert budget.pretrain_steps == 0 and not budget.freeze_pretrained
+  assert pretrained.pretrain_steps == 300 and pretrained.freeze_pretrained
+  full = accuracy_budget.FULL
+  assert (budget.seeds, budget.num_steps) == (full.seeds, full.num_steps)
