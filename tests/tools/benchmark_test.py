@@ -160,20 +160,36 @@ def test_a_killed_accuracy_benchmark_keeps_its_invocation(tmp_path):
 
 
 def test_no_pretraining_run_leaves_nothing_frozen():
-  # In process (the budget from the flags, no TensorFlow work): with
-  # --accuracy_pretrain_steps=0 the full budget's runs train everything
-  # from scratch, since nothing pretrained is there to freeze.
+  # The budget the flags give, in a process of its own (the tool defines
+  # absl flags at import, which must not meet other tools' in a test
+  # worker): with --accuracy_pretrain_steps=0 the full budget's runs train
+  # everything from scratch, since nothing pretrained is there to freeze.
+  script = """
+import dataclasses, json, sys
+from absl import flags
+from tools import benchmark
+flags.FLAGS(['benchmark.py'] + sys.argv[1:])
+budget = benchmark.accuracy_budget_from_flags()
+print(json.dumps({k: v for k, v in dataclasses.asdict(budget).items()
+                  if k in ('pretrain_steps', 'freeze_pretrained', 'seeds',
+                           'num_steps')}))
+"""
+  budgets = {}
+  for steps in (0, 300):
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+    result = subprocess.run(
+        [sys.executable, '-c', script, f'--accuracy_pretrain_steps={steps}'],
+        cwd=_REPO, env=env, capture_output=True, text=True, timeout=300,
+        check=True)
+    budgets[steps] = json.loads(result.stdout.strip().splitlines()[-1])
+  assert budgets[0]['pretrain_steps'] == 0
+  assert not budgets[0]['freeze_pretrained']
+  assert budgets[300]['pretrain_steps'] == 300
+  assert budgets[300]['freeze_pretrained']
   # pylint: disable-next=g-import-not-at-top
-  from absl import flags
-  from absl.testing import flagsaver
   from benchmarks import accuracy_budget
-  from tools import benchmark
-  with flagsaver.flagsaver():
-    flags.FLAGS(['benchmark.py', '--accuracy_pretrain_steps=0'])
-    budget = benchmark.accuracy_budget_from_flags()
-    flags.FLAGS(['benchmark.py', '--accuracy_pretrain_steps=300'])
-    pretrained = benchmark.accuracy_budget_from_flags()
-  assert budget.pretrain_steps == 0 and not budget.freeze_pretrained
-  assert pretrained.pretrain_steps == 300 and pretrained.freeze_pretrained
   full = accuracy_budget.FULL
-  assert (budget.seeds, budget.num_steps) == (full.seeds, full.num_steps)
+  assert budgets[0]['seeds'] == list(full.seeds)
+  assert budgets[0]['num_steps'] == budgets[300]['num_steps'] == (
+      full.num_steps)
