@@ -117,12 +117,11 @@ def extract(config: pipeline_pb2.TrainEvalPipelineConfig,
     flow = preprocessed.get(_INPUT.flow)
     scene = model.feature_extractor(rgb=rgb, flow=flow, training=False)
     feature_map = scene[_PREDICTION.feature_map]
-    frame_size = tf.cast(tf.shape(rgb if rgb is not None else flow)[2:4],
-                         tf.float32)
-    boxes = tf.cast(batch[_INPUT.groundtruth_boxes], tf.float32)
-    crops = model.roi_aligner({'4': feature_map},
-                              boxes * tf.tile(frame_size, [2]))
-    actor_features = model.actor_head(crops, training=False)
+    feature_maps = dict(scene[_PREDICTION.scene_feature_maps])
+    feature_maps[endpoint] = feature_map
+    actor_features = model.actor_features(
+        feature_maps, tf.cast(batch[_INPUT.groundtruth_boxes], tf.float32),
+        tf.shape(rgb if rgb is not None else flow)[2:4])
     return (tf.cast(feature_map, tf.float32),
             tf.cast(actor_features, tf.float32))
 

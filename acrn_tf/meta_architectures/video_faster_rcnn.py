@@ -1,4 +1,4 @@
-"""VideoFasterRCNN: the paper's Base-Model, in the OD API's DetectionModel shape.
+"""VideoFasterRCNN: the paper's Base-Model in the OD API's DetectionModel shape.
 
 preprocess -> predict -> loss | postprocess, each callable alone, tensor dicts
 keyed by `acrn_tf.core.standard_fields`. The model wires parts and holds none
@@ -281,13 +281,9 @@ class VideoFasterRCNN(tf_keras.Model):
     height, width = self.actor_detector.image_size
     rois_normalized = box_ops.normalize_boxes(rois, [height, width])
 
-    frame_size = tf.cast(predictions[fields.PredictionFields.frame_shape],
-                         tf.float32)
-    rois_in_frames = rois_normalized * tf.tile(frame_size, [2])
-    crops = self.roi_aligner({'4': feature_map}, rois_in_frames)
-    head_inputs = self._head_inputs(crops, rois_normalized, feature_maps,
-                                    training)
-    actor_features = self.actor_head(head_inputs, training=training)
+    actor_features = self.actor_features(
+        feature_maps, rois_normalized,
+        predictions[fields.PredictionFields.frame_shape], training)
     relation = self._relation_outputs(actor_features, rois_normalized,
                                       feature_maps, training)
     classifier_inputs = actor_features
@@ -316,6 +312,31 @@ class VideoFasterRCNN(tf_keras.Model):
       predictions[fields.PredictionFields.box_encodings] = (
           self.box_regressor(classifier_inputs))
     return predictions
+
+  def actor_features(self, feature_maps: Mapping[str, tf.Tensor],
+                     boxes: tf.Tensor, frame_shape: tf.Tensor,
+                     training: bool = False) -> tf.Tensor:
+    """f_a of given boxes: their crops of F through the actor head.
+
+    What `predict` computes for its ROIs, for any boxes (e.g. groundtruth).
+
+    Args:
+      feature_maps: endpoint -> [B, h, w, c] scene maps, F at
+        `feature_extractor_endpoint` among them (`predict`'s
+        scene_feature_maps).
+      boxes: float32 [B, N, 4] normalised [ymin, xmin, ymax, xmax].
+      frame_shape: int [2], the frames' (height, width) F was computed on.
+      training: training mode of the head.
+
+    Returns:
+      [B, N, d_a].
+    """
+    frame_size = tf.cast(frame_shape, tf.float32)
+    feature_map = feature_maps[self.feature_extractor_endpoint]
+    crops = self.roi_aligner({'4': feature_map},
+                             boxes * tf.tile(frame_size, [2]))
+    head_inputs = self._head_inputs(crops, boxes, feature_maps, training)
+    return self.actor_head(head_inputs, training=training)
 
   @property
   def feature_extractor_endpoint(self) -> str:

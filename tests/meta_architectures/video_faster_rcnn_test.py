@@ -38,6 +38,31 @@ def test_predict_and_loss_shapes_in_training(base_model):
   assert all(np.isfinite(float(v)) for v in losses.values())
 
 
+@pytest.mark.parametrize('relation', ['none', 'resize_concat'])
+def test_actor_features_of_given_boxes_are_predicts_for_its_rois(relation):
+  # resize_concat replaces each crop by [crop; resized scene] before the
+  # head (_head_inputs): actor_features goes through it as predict does.
+  # In training mode: an untrained head in inference mode (initial batch
+  # norm statistics) gives near-zero features for every box.
+  model = model_fixtures.build_model(relation)
+  batch = model_fixtures.two_clip_batch()
+  predictions = model.predict(model.preprocess(batch), training=True,
+                              groundtruth=batch)
+  height, width = model.actor_detector.image_size
+  rois = predictions[_P.proposal_boxes] / [height, width, height, width]
+  features = model.actor_features(predictions[_P.scene_feature_maps], rois,
+                                  predictions[_P.frame_shape], training=True)
+  expected = predictions[_P.actor_features].numpy()
+  assert expected.std(axis=1).mean() > 1e-3   # features differ by box
+  np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
+  # Other boxes, other features.
+  other = model.actor_features(predictions[_P.scene_feature_maps],
+                               rois[:, ::-1], predictions[_P.frame_shape],
+                               training=True)
+  np.testing.assert_allclose(other, expected[:, ::-1], rtol=1e-4, atol=1e-5)
+  assert not np.allclose(other, expected, rtol=1e-4, atol=1e-5)
+
+
 def test_sampled_rois_take_the_matched_actors_labels(base_model):
   batch = model_fixtures.two_clip_batch()
   predictions = base_model.predict(base_model.preprocess(batch),
