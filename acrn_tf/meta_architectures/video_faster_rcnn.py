@@ -330,9 +330,16 @@ class VideoFasterRCNN(tf_keras.Model):
 
     Returns:
       [B, N, d_a].
+
+    Raises:
+      KeyError: feature_maps lacks the model's feature endpoint.
     """
+    endpoint = self.feature_extractor_endpoint
+    if endpoint not in feature_maps:
+      raise KeyError(f'actor_features: feature_maps has {sorted(feature_maps)}'
+                     f', not F at the feature endpoint {endpoint!r}')
     frame_size = tf.cast(frame_shape, tf.float32)
-    feature_map = feature_maps[self.feature_extractor_endpoint]
+    feature_map = feature_maps[endpoint]
     crops = self.roi_aligner({'4': feature_map},
                              boxes * tf.tile(frame_size, [2]))
     head_inputs = self._head_inputs(crops, boxes, feature_maps, training)

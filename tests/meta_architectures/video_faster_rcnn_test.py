@@ -63,6 +63,14 @@ def test_actor_features_of_given_boxes_are_predicts_for_its_rois(relation):
   assert not np.allclose(other, expected, rtol=1e-4, atol=1e-5)
 
 
+def test_actor_features_without_f_is_refused(base_model):
+  with pytest.raises(KeyError, match=r"actor_features: feature_maps has "
+                     r"\['Mixed_3c'\], not F at the feature endpoint "
+                     r"'Mixed_4f'"):
+    base_model.actor_features({'Mixed_3c': tf.zeros([1, 8, 8, 4])},
+                              tf.zeros([1, 1, 4]), tf.constant([64, 64]))
+
+
 def test_sampled_rois_take_the_matched_actors_labels(base_model):
   batch = model_fixtures.two_clip_batch()
   predictions = base_model.predict(base_model.preprocess(batch),
